@@ -1,0 +1,93 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings for every target of ours: Swift 6 mode, and a warning is a build failure.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .treatAllWarnings(as: .error),
+]
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+let package = Package(
+    name: "bosun",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bosun", targets: ["BosunSupervisor"]),
+        .executable(name: "bosun-ingress", targets: ["BosunIngress"]),
+        .executable(name: "bosun-worker", targets: ["BosunWorker"]),
+        .executable(name: "bosun-gatekeeper", targets: ["BosunGatekeeper"]),
+        .library(name: "IPC", targets: ["IPC"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+    ],
+    targets: [
+        // C libraries: one small target each; no C types leak past the Swift wrapper beside it.
+        .systemLibrary(
+            name: "CBosunSQLite", path: "Sources/CBosunSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CBosunCurl", path: "Sources/CBosunCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CBosunSystemd", path: "Sources/CBosunSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "CBosunPosix", path: "Sources/CBosunPosix"),
+
+        // Shared libraries. They point down: IPC and Store import nothing of ours but their C targets.
+        .target(name: "IPC", dependencies: nio + [logging], swiftSettings: strict),
+        .target(name: "Store", dependencies: ["CBosunSQLite"], swiftSettings: strict),
+        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(name: "LinuxProcess", dependencies: ["CBosunPosix"], swiftSettings: strict),
+        .target(name: "Systemd", dependencies: ["CBosunSystemd"], swiftSettings: strict),
+        .target(
+            name: "ProcessRuntime",
+            dependencies: ["IPC", "Config", "Store", "LinuxProcess", logging, lifecycle] + nio,
+            swiftSettings: strict),
+
+        // The four executables. They import libraries, never each other.
+        .executableTarget(
+            name: "BosunSupervisor",
+            dependencies: [
+                "IPC", "Store", "Config", "LinuxProcess", "Systemd", "ProcessRuntime", logging, lifecycle,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ] + nio,
+            path: "Sources/supervisor", swiftSettings: strict),
+        .executableTarget(
+            name: "BosunIngress",
+            dependencies: [
+                "IPC", "Store", "Config", "ProcessRuntime", logging, lifecycle,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ] + nio,
+            path: "Sources/ingress", swiftSettings: strict),
+        .executableTarget(
+            name: "BosunWorker",
+            dependencies: ["IPC", "Store", "Config", "ProcessRuntime", logging, lifecycle],
+            path: "Sources/worker", swiftSettings: strict),
+        .executableTarget(
+            name: "BosunGatekeeper",
+            dependencies: ["IPC", "Store", "Config", "ProcessRuntime", logging, lifecycle],
+            path: "Sources/gatekeeper", swiftSettings: strict),
+
+        .testTarget(
+            name: "BosunTests",
+            dependencies: [
+                "IPC", "Store", "Config", "LinuxProcess", "Systemd", "ProcessRuntime", "BosunSupervisor",
+                "CBosunCurl", logging,
+            ] + nio,
+            path: "Tests/BosunTests", swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,53 @@
+#ifndef CBOSUN_POSIX_H
+#define CBOSUN_POSIX_H
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+/// The most descriptors one spawn may install.
+#define BOSUN_MAX_FD_MAPPINGS 16
+
+/// One descriptor the child should see: `source` in the parent becomes `target` in the child.
+typedef struct {
+    int source;
+    int target;
+} bosun_fd_mapping;
+
+/// What bosun_spawn needs. Every pointer is borrowed for the duration of the call.
+typedef struct {
+    const char *path;               ///< executable to exec (absolute or relative to cwd)
+    char *const *argv;              ///< NULL-terminated
+    char *const *envp;              ///< NULL-terminated
+    const bosun_fd_mapping *fds;    ///< descriptors to install; everything else is closed in the child
+    int fd_count;
+    const char *working_directory;  ///< NULL keeps the parent's
+    int new_process_group;          ///< setpgid(0, 0)
+    int new_session;                ///< setsid(); implies a new process group
+    int parent_death_signal;        ///< 0 for none; else PR_SET_PDEATHSIG with this signal
+} bosun_spawn_request;
+
+/// fork + exec with the child's setup done between them using async-signal-safe calls only.
+/// Returns 0 and sets *pid on success. On failure returns -1 and sets *error_number; `*stage` names the step
+/// that failed ("fork", "exec", "dup2", ...), so the caller can say what went wrong.
+/// The child starts with an empty signal mask and every signal at its default disposition.
+int bosun_spawn(const bosun_spawn_request *request, pid_t *pid, int *error_number, const char **stage);
+
+/// pipe2(fds, O_CLOEXEC), which Glibc's module hides behind _GNU_SOURCE.
+int bosun_pipe_cloexec(int fds[2]);
+
+/// Installs a handler for each of `signals` that writes the signal's number as one byte to a pipe (the self-pipe
+/// trick), and returns the pipe's read end (blocking, close-on-exec), or -1 with errno set. Works whatever the
+/// threads' signal masks are; a full pipe drops the byte, which is harmless for signals that only mean "look".
+int bosun_install_signal_pipe(const int *signals, int count);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
+int bosun_set_child_subreaper(void);
+
+/// The wait-status macros, which Swift cannot import.
+static inline int bosun_wifexited(int status) { return WIFEXITED(status); }
+static inline int bosun_wexitstatus(int status) { return WEXITSTATUS(status); }
+static inline int bosun_wifsignaled(int status) { return WIFSIGNALED(status); }
+static inline int bosun_wtermsig(int status) { return WTERMSIG(status); }
+static inline int bosun_wcoredump(int status) { return WCOREDUMP(status); }
+
+#endif

@@ -1,0 +1,61 @@
+/// Child → supervisor: the child has finished starting and serves. Sent once per process.
+public struct Ready: IPCEvent {
+    public static let type = "ready"
+    public init() {}
+}
+
+/// Supervisor → child: are you alive and responsive?
+public struct Ping: IPCRequest {
+    public static let type = "ping"
+    public typealias Reply = Pong
+    public init() {}
+}
+
+/// The answer to `Ping`.
+public struct Pong: Codable, Sendable {
+    public var pid: Int32
+    public init(pid: Int32) { self.pid = pid }
+}
+
+/// Stop claiming new work (the worker); running work continues. CLI → supervisor → worker.
+public struct Pause: IPCRequest {
+    public static let type = "pause"
+    public typealias Reply = PauseState
+    public init() {}
+}
+
+/// Resume claiming work. CLI → supervisor → worker.
+public struct Resume: IPCRequest {
+    public static let type = "resume"
+    public typealias Reply = PauseState
+    public init() {}
+}
+
+/// The answer to `Pause` and `Resume`.
+public struct PauseState: Codable, Sendable, Equatable {
+    public var paused: Bool
+    public init(paused: Bool) { self.paused = paused }
+}
+
+/// Shut down gracefully. CLI → supervisor (stop everything), supervisor → child (stop this process).
+public struct Stop: IPCRequest {
+    public static let type = "stop"
+    public typealias Reply = Empty
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+/// Re-read and apply the configuration file. CLI → supervisor → each child. An invalid file is an error reply and
+/// changes nothing.
+public struct Reload: IPCRequest {
+    public static let type = "reload"
+    public typealias Reply = ReloadReport
+    public init() {}
+}
+
+/// What a reload did.
+public struct ReloadReport: Codable, Sendable {
+    /// One line per change, e.g. `supervisor.restart.budget: 5 -> 8`.
+    public var changes: [String]
+    public init(changes: [String]) { self.changes = changes }
+}

@@ -1,0 +1,138 @@
+import Config
+import IPC
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a child does when the supervisor asks. Every method has a default for children to which it does not apply.
+public protocol SupervisedProcess: Sendable {
+    /// Stop claiming new work.
+    func pause() async throws -> PauseState
+    func resume() async throws -> PauseState
+    /// Re-read the config file and apply what can change while running.
+    func reload() async throws -> ReloadReport
+    /// The circuit breaker moved.
+    func breakerChanged(_ breaker: BreakerStatus) async
+}
+
+extension SupervisedProcess {
+    public func pause() async throws -> PauseState {
+        throw IPCError(.remote, "this process has no work to pause")
+    }
+
+    public func resume() async throws -> PauseState {
+        throw IPCError(.remote, "this process has no work to resume")
+    }
+
+    public func breakerChanged(_ breaker: BreakerStatus) async {}
+}
+
+/// A child's connection to its supervisor, as a service: connects and says hello, reports readiness, answers
+/// pings and commands. When the supervisor asks it to stop, or the connection ends because the supervisor is gone,
+/// `run` returns and the child's service group shuts down.
+public final class SupervisorLink: Service {
+    private let role: IPCRole
+    private let socketPath: String
+    private let logger: Logger
+    private let state = Mutex(LinkState())
+
+    private struct LinkState {
+        var connection: IPCConnection?
+        var readyRequested = false
+        var readySent = false
+        var process: (any SupervisedProcess)?
+    }
+
+    public init(role: IPCRole, socketPath: String, logger: Logger) {
+        self.role = role
+        self.socketPath = socketPath
+        self.logger = logger
+    }
+
+    /// Sets who answers pause, resume and reload; call before `reportReady`.
+    public func attach(_ process: any SupervisedProcess) {
+        state.withLock { $0.process = process }
+    }
+
+    /// Tells the supervisor this process is ready, now or as soon as the link is up. Sent once.
+    public func reportReady() async {
+        let connection: IPCConnection? = state.withLock { state in
+            state.readyRequested = true
+            guard let connection = state.connection, !state.readySent else { return nil }
+            state.readySent = true
+            return connection
+        }
+        guard let connection else { return }
+        do {
+            try await connection.send(Ready())
+            logger.info("reported ready")
+        } catch {
+            logger.error("cannot report ready", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends an event to the supervisor if the link is up; false if it is not.
+    @discardableResult
+    public func send<E: IPCEvent>(_ event: E) async -> Bool {
+        guard let connection = state.withLock({ $0.connection }) else { return false }
+        return (try? await connection.send(event)) != nil
+    }
+
+    public func run() async throws {
+        let hello = Hello(role: role, pid: getpid(), program: "bosun-\(role)", version: BosunVersion.current)
+        let stopRequested = AsyncStream<Void>.makeStream()
+        var handlers = IPCHandlers()
+        handlers.onRequest(Ping.self) { _, _ in Pong(pid: getpid()) }
+        handlers.onRequest(Stop.self) { [logger] request, _ in
+            logger.info("supervisor asked to stop", metadata: ["reason": "\(request.reason)"])
+            stopRequested.continuation.yield()
+            return Empty()
+        }
+        handlers.onRequest(Pause.self) { _, _ in try await self.process().pause() }
+        handlers.onRequest(Resume.self) { _, _ in try await self.process().resume() }
+        handlers.onRequest(Reload.self) { _, _ in try await self.process().reload() }
+        handlers.onEvent(BreakerChanged.self) { event, _ in
+            await (try? self.process())?.breakerChanged(event.breaker)
+        }
+
+        try await IPCClient.withConnection(path: socketPath, hello: hello, handlers: handlers, logger: logger) {
+            [logger] connection in
+            let sendReady = self.state.withLock { state in
+                state.connection = connection
+                defer { state.readySent = state.readySent || state.readyRequested }
+                return state.readyRequested && !state.readySent
+            }
+            if sendReady {
+                try? await connection.send(Ready())
+                logger.info("reported ready")
+            }
+            // Run until the supervisor asks us to stop, the connection ends, or this process shuts down.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in stopRequested.stream { return }
+                }
+                group.addTask {
+                    await connection.waitUntilClosed()
+                    if !Task.isCancelled { logger.warning("the supervisor connection closed; shutting down") }
+                }
+                group.addTask {
+                    try? await gracefulShutdown()
+                }
+                await group.next()
+                group.cancelAll()
+            }
+            self.state.withLock { $0.connection = nil }
+        }
+    }
+
+    private func process() throws -> any SupervisedProcess {
+        guard let process = state.withLock({ $0.process }) else {
+            throw IPCError(.remote, "this process is still starting")
+        }
+        return process
+    }
+}

@@ -1,0 +1,104 @@
+import Synchronization
+
+/// The embedded database: one SQLite file in WAL mode, safe to use from several threads of a process and from
+/// several processes at once. Writes run in `BEGIN IMMEDIATE` transactions, so a writer takes the lock up front and
+/// waits (up to the busy timeout) instead of failing halfway.
+public final class Database: Sendable {
+    /// How hard a commit waits for the disk (SQLite's `synchronous` in WAL mode).
+    public enum Durability: String, Sendable, CaseIterable {
+        /// fsync at every commit: a commit survives power loss.
+        case full
+        /// fsync at checkpoints: a commit survives a crash of any process, not a power loss.
+        case normal
+    }
+
+    public let path: String
+    private let connection: Mutex<SQLiteConnection>
+
+    /// Opens (creating if needed) the database at `path` and applies the connection settings.
+    public init(path: String, durability: Durability = .full, busyTimeout: Duration = .seconds(5)) throws(StoreError) {
+        let milliseconds = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: Int32(clamping: milliseconds))
+        let mode = try connection.query("PRAGMA journal_mode = WAL", []).first?["journal_mode"]
+        guard mode == .text("wal") else {
+            throw StoreError(.io, "cannot switch \(path) to WAL mode (journal_mode is \(String(describing: mode)))")
+        }
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        try connection.execute(script: "PRAGMA synchronous = \(synchronous); PRAGMA foreign_keys = ON;")
+        self.path = path
+        self.connection = Mutex(connection)
+    }
+
+    /// Runs `body` in a write transaction (`BEGIN IMMEDIATE`), committing if it returns and rolling back if it
+    /// throws. Waits up to the busy timeout for other writers, then throws `busy`.
+    @discardableResult
+    public func write<T>(_ body: (Transaction) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN IMMEDIATE", body)
+    }
+
+    /// Runs `body` in a read transaction: one consistent snapshot, never blocking writers.
+    @discardableResult
+    public func read<T>(_ body: (Transaction) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN DEFERRED", body)
+    }
+
+    private func transaction<T>(begin: String, _ body: (Transaction) throws -> T) throws -> T {
+        try connection.withLock { connection in
+            try connection.execute(script: begin)
+            do {
+                let result = try body(Transaction(connection: connection))
+                try connection.execute(script: "COMMIT")
+                return result
+            } catch {
+                if !connection.isAutocommit {
+                    try? connection.execute(script: "ROLLBACK")
+                }
+                throw error
+            }
+        }
+    }
+
+    /// The SQLite library version in use.
+    public static var sqliteVersion: String { SQLiteConnection.libraryVersion }
+}
+
+/// The statements available inside a transaction. Valid only during the `write` or `read` call that provides it.
+public struct Transaction {
+    private let connection: SQLiteConnection
+
+    init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    /// Runs a statement and returns how many rows it changed.
+    @discardableResult
+    public func execute(_ sql: String, _ bindings: SQLValue...) throws(StoreError) -> Int {
+        _ = try connection.query(sql, bindings)
+        return connection.changes
+    }
+
+    /// Runs a statement with a bindings array and returns how many rows it changed.
+    @discardableResult
+    public func execute(_ sql: String, bindings: [SQLValue]) throws(StoreError) -> Int {
+        _ = try connection.query(sql, bindings)
+        return connection.changes
+    }
+
+    /// Runs a query and returns all its rows.
+    public func query(_ sql: String, _ bindings: SQLValue...) throws(StoreError) -> [Row] {
+        try connection.query(sql, bindings)
+    }
+
+    /// Runs a query and returns its first row, if any.
+    public func queryFirst(_ sql: String, _ bindings: SQLValue...) throws(StoreError) -> Row? {
+        try connection.query(sql, bindings).first
+    }
+
+    /// The rowid of the last INSERT in this transaction.
+    public var lastInsertRowID: Int64 { connection.lastInsertRowID }
+
+    /// Runs a script of several statements, e.g. a migration.
+    public func executeScript(_ sql: String) throws(StoreError) {
+        try connection.execute(script: sql)
+    }
+}
