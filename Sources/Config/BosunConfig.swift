@@ -63,6 +63,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
 /// The REST API and dashboard's access.
 public struct APIConfig: Sendable, Equatable {
+    public init() {}
+
     /// The bearer token; without one, the API and dashboard refuse every request.
     public var token: Secret?
     /// `/healthz` and `/readyz` without the token.
@@ -81,6 +83,8 @@ public enum Durability: String, Sendable, Equatable, CaseIterable {
 
 /// How the supervisor runs its children.
 public struct SupervisorConfig: Sendable, Equatable {
+    public init() {}
+
     public var restart = RestartConfig()
     /// Ping systemd's watchdog when it asks for it.
     public var watchdog = true
@@ -96,6 +100,8 @@ public struct SupervisorConfig: Sendable, Equatable {
 
 /// Restart delays and the restart budget.
 public struct RestartConfig: Sendable, Equatable {
+    public init() {}
+
     /// The first restart delay; it doubles with each crash in a row.
     public var baseMilliseconds = 100
     public var maxMilliseconds = 30_000
@@ -106,6 +112,8 @@ public struct RestartConfig: Sendable, Equatable {
 
 /// The circuit breaker for rate limits and overload.
 public struct BreakerConfig: Sendable, Equatable {
+    public init() {}
+
     /// Transient failures in a row that open the breaker.
     public var threshold = 3
     /// The first pause; it doubles with each reopening, up to `maxPauseSeconds`.
@@ -115,6 +123,8 @@ public struct BreakerConfig: Sendable, Equatable {
 
 /// The job queue's consumer.
 public struct WorkerConfig: Sendable, Equatable {
+    public init() {}
+
     public var maxConcurrency = 2
     public var leaseSeconds = 60
     public var heartbeatSeconds = 15
@@ -124,6 +134,8 @@ public struct WorkerConfig: Sendable, Equatable {
 
 /// Job retries.
 public struct RetryConfig: Sendable, Equatable {
+    public init() {}
+
     /// Attempts for code faults.
     public var maxAttempts = 2
     /// Attempts for transient failures (rate limits), which do not spend `maxAttempts`.
@@ -134,6 +146,8 @@ public struct RetryConfig: Sendable, Equatable {
 
 /// Per-process log files.
 public struct LogConfig: Sendable, Equatable {
+    public init() {}
+
     /// A log file is rotated when it passes this size.
     public var maxFileBytes = 10 << 20
     /// Rotated files kept per process.
@@ -209,6 +223,8 @@ public struct RepositoryConfig: Sendable, Equatable {
 
 /// How a project's webhooks are verified.
 public struct WebhookConfig: Sendable, Equatable {
+    public init() {}
+
     public var secret: Secret?
     /// Accept webhooks without a secret. Off unless said explicitly.
     public var insecure = false

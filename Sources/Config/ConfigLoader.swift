@@ -88,11 +88,12 @@ public enum ConfigLoader {
     }
 
     private static func read(_ node: Node?, file: String, reader: inout ConfigReader) -> BosunConfig? {
-        var root = reader.root(node)
-        if node == nil {
+        guard let node else {
             reader.report(.root, "the file is empty; state_dir and listen are required", line: nil)
             return nil
         }
+        var root = reader.root(node)
+        guard case .mapping = node else { return nil }
         let stateDirectory = reader.path(&root, "state_dir", required: true)
         let listenLine = root.line(of: "listen")
         let listenText = reader.string(&root, "listen", required: true)

@@ -37,13 +37,13 @@ public enum ProcessSignals {
 /// orphaned descendant that was re-parented to it.
 public enum Reaper {
     /// Every child that has exited since the last call; never blocks.
-    public static func reapAll() -> [(pid: pid_t, status: ExitStatus)] {
-        var reaped: [(pid: pid_t, status: ExitStatus)] = []
+    public static func reapAll() -> [(pid: pid_t, status: TerminationStatus)] {
+        var reaped: [(pid: pid_t, status: TerminationStatus)] = []
         while true {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid > 0 {
-                reaped.append((pid, ExitStatus(waitStatus: status)))
+                reaped.append((pid, TerminationStatus(waitStatus: status)))
             } else if pid < 0 && errno == EINTR {
                 continue
             } else {

@@ -97,7 +97,16 @@ final class SQLiteConnection {
         case .real(let number):
             result = sqlite3_bind_double(statement, index, number)
         case .text(let text):
-            result = sqlite3_bind_text(statement, index, text, -1, bosun_sqlite_transient())
+            // With an explicit length, so that a NUL inside the text is stored, not a terminator.
+            var utf8 = Array(text.utf8)
+            utf8.append(0)
+            result = utf8.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { characters in
+                    sqlite3_bind_text64(
+                        statement, index, characters.baseAddress, sqlite3_uint64(characters.count - 1),
+                        bosun_sqlite_transient(), UInt8(SQLITE_UTF8))
+                }
+            }
         case .blob(let bytes):
             result = bytes.withUnsafeBytes { raw in
                 sqlite3_bind_blob64(statement, index, raw.baseAddress, sqlite3_uint64(raw.count), bosun_sqlite_transient())

@@ -55,7 +55,7 @@ struct ChildSlot: Sendable {
 }
 
 extension ExitRecord {
-    init(_ status: ExitStatus, at date: Date) {
+    init(_ status: TerminationStatus, at date: Date) {
         switch status {
         case .exited(let code):
             self.init(code: code, signal: nil, description: status.description, at: date)

@@ -45,7 +45,7 @@ actor Supervisor {
 
     private var spawnsInFlight = 0
     /// Exits reaped while a spawn was still returning its pid.
-    private var unclaimedExits: [Int32: ExitStatus] = [:]
+    private var unclaimedExits: [Int32: TerminationStatus] = [:]
     private var readyWaiters: [Int32: [OneShot<Result<Void, SupervisorError>>]] = [:]
     private var exitWaiters: [Int32: [OneShot<Bool>]] = [:]
     private var spawnWaiters: [OneShot<Void>] = []
@@ -252,7 +252,7 @@ actor Supervisor {
 
     /// Every reaped pid comes here: a child's exit is a crash (restart policy), an expected exit (stop, retirement),
     /// or an orphaned descendant that was re-parented to the supervisor.
-    func processExited(_ pid: Int32, _ status: ExitStatus) {
+    func processExited(_ pid: Int32, _ status: TerminationStatus) {
         known.remove(pid)
         guard let name = slots.values.first(where: { $0.instance(pid) != nil })?.name else {
             if spawnsInFlight > 0 {

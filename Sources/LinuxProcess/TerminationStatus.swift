@@ -1,7 +1,7 @@
 import CBosunPosix
 
 /// How a process ended, decoded from a `waitpid` status.
-public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+public enum TerminationStatus: Equatable, Sendable, CustomStringConvertible {
     case exited(code: Int32)
     case signaled(signal: Int32, coreDumped: Bool)
 

@@ -1,0 +1,226 @@
+import Foundation
+import Store
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Store: SQLite")
+struct StoreTests {
+    let directory = TemporaryDirectory("bosun-store")
+    var path: String { directory.file("bosun.db") }
+
+    func counterDatabase() throws -> Database {
+        let database = try Database(path: path)
+        try database.migrate([Migration(version: 1, name: "counter", sql: "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);")])
+        return database
+    }
+
+    @Test("WAL mode, and durability maps to synchronous FULL or NORMAL")
+    func connectionSettings() throws {
+        func pragma(_ database: Database, _ name: String) throws -> SQLValue? {
+            try database.read { try $0.queryFirst("PRAGMA \(name)")?[name] }
+        }
+        let full = try Database(path: path, durability: .full)
+        #expect(try pragma(full, "journal_mode") == .text("wal"))
+        #expect(try pragma(full, "synchronous") == .integer(2))
+        #expect(try pragma(full, "foreign_keys") == .integer(1))
+        let normal = try Database(path: path, durability: .normal)
+        #expect(try pragma(normal, "synchronous") == .integer(1))
+    }
+
+    @Test("migrations apply once, in order, and record themselves")
+    func migrations() throws {
+        let database = try Database(path: path)
+        #expect(try database.schemaVersion() == 0)
+        let first = try database.migrate()
+        #expect(first.from == 0)
+        #expect(first.to == BosunSchema.migrations.count)
+        #expect(first.applied == BosunSchema.migrations.map(\.name))
+        let again = try database.migrate()
+        #expect(again.applied.isEmpty)
+        #expect(try database.schemaVersion() == BosunSchema.migrations.count)
+        let tables = try database.read { transaction in
+            try transaction.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").compactMap {
+                try $0.string("name")
+            }
+        }
+        #expect(tables.contains("breaker"))
+        #expect(tables.contains("operator_flags"))
+        #expect(tables.contains("schema_migrations"))
+    }
+
+    @Test("a failing migration changes nothing; a newer schema is refused; versions must be sequential")
+    func migrationFailures() throws {
+        let database = try Database(path: path)
+        let good = Migration(version: 1, name: "one", sql: "CREATE TABLE one (x INTEGER)")
+        let bad = Migration(version: 2, name: "two", sql: "CREATE TABLE two (x INTEGER); THIS IS NOT SQL")
+        #expect(throws: StoreError.self) { try database.migrate([good, bad]) }
+        #expect(try database.schemaVersion() == 0)
+        #expect(try database.read { try $0.queryFirst("SELECT name FROM sqlite_master WHERE name = 'one'") } == nil)
+
+        try database.migrate([good])
+        do {
+            try database.migrate([])
+            Issue.record("expected schema_too_new")
+        } catch let error as StoreError {
+            #expect(error.code == .schemaTooNew)
+            #expect(error.message.contains("schema version 1, newer than this Bosun knows (0)"))
+        }
+        #expect(throws: StoreError.self) {
+            try database.migrate([good, Migration(version: 3, name: "gap", sql: "SELECT 1")])
+        }
+    }
+
+    @Test("a transaction that throws rolls back; values of every type round-trip")
+    func transactions() throws {
+        let database = try Database(path: path)
+        try database.migrate([Migration(version: 1, name: "t", sql: "CREATE TABLE t (k TEXT PRIMARY KEY, v)")])
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try database.write { transaction in
+                try transaction.execute("INSERT INTO t VALUES ('a', 1)")
+                throw Abort()
+            }
+        }
+        #expect(try database.read { try $0.query("SELECT * FROM t") }.isEmpty)
+
+        let values: [SQLValue] = [
+            .null, .integer(Int64.max), .integer(-1), .real(2.5), .text("snow ☃ and a\0nul"), .blob([0, 1, 255]),
+            .text(""),
+        ]
+        try database.write { transaction in
+            for (index, value) in values.enumerated() {
+                try transaction.execute("INSERT INTO t VALUES (?, ?)", .text("k\(index)"), value)
+            }
+        }
+        let stored = try database.read { transaction in
+            try transaction.query("SELECT v FROM t ORDER BY k").map { $0["v"] }
+        }
+        #expect(stored == values)
+    }
+
+    @Test("SQL errors, constraint violations and wrong parameter counts are errors that name the statement")
+    func statementErrors() throws {
+        let database = try Database(path: path)
+        try database.migrate([Migration(version: 1, name: "t", sql: "CREATE TABLE t (k TEXT PRIMARY KEY)")])
+        try database.write { try $0.execute("INSERT INTO t VALUES ('a')") }
+        do {
+            try database.write { try $0.execute("INSERT INTO t VALUES ('a')") }
+            Issue.record("expected a constraint error")
+        } catch let error as StoreError {
+            #expect(error.code == .constraint)
+            #expect(error.sql == "INSERT INTO t VALUES ('a')")
+        }
+        do {
+            try database.write { try $0.execute("INSERT INTO t VALUES (?)") }
+            Issue.record("expected a parameter count error")
+        } catch let error as StoreError {
+            #expect(error.message == "statement takes 1 parameters, got 0")
+        }
+        do {
+            _ = try database.read { try $0.query("SELECT x FROM nowhere") }
+            Issue.record("expected an SQL error")
+        } catch let error as StoreError {
+            #expect(error.code == .sqlite)
+            #expect(error.message.contains("no such table"))
+        }
+    }
+
+    @Test("a file that is not a database is reported as corrupt")
+    func notADatabase() throws {
+        try directory.write("bosun.db", String(repeating: "this is not sqlite ", count: 100))
+        do {
+            let database = try Database(path: path)
+            try database.migrate()
+            Issue.record("expected an error")
+        } catch let error as StoreError {
+            #expect(error.code == .corrupt)
+        }
+    }
+
+    @Test("a writer waits for the lock up to the busy timeout, then fails with busy (transient)")
+    func busyTimeout() async throws {
+        let holder = try counterDatabase()
+        let waiter = try Database(path: path, busyTimeout: .milliseconds(200))
+        let locked = AsyncStream<Void>.makeStream()
+        let release = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            try? holder.write { transaction in
+                try transaction.execute("UPDATE counter SET n = n + 1")
+                locked.continuation.yield()
+                release.wait()
+            }
+        }
+        thread.start()
+        var iterator = locked.stream.makeAsyncIterator()
+        await iterator.next()
+        let started = ContinuousClock.now
+        do {
+            try waiter.write { try $0.execute("UPDATE counter SET n = n + 1") }
+            Issue.record("expected busy")
+        } catch let error as StoreError {
+            #expect(error.code == .busy)
+            #expect(error.isTransient)
+            #expect(ContinuousClock.now - started >= .milliseconds(150))
+        }
+        release.signal()
+        try await eventually("the holder commits") {
+            try waiter.read { try $0.queryFirst("SELECT n FROM counter")?.int("n") } == 1
+        }
+    }
+
+    @Test("concurrent writers in threads and in another process lose no update")
+    func concurrentWriters() async throws {
+        let first = try counterDatabase()
+        let second = try Database(path: path)
+        let python = "/usr/bin/python3"
+        #expect(FileManager.default.isExecutableFile(atPath: python), "python3 is the second process; setup installs it")
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+            for _ in range(300):
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("UPDATE counter SET n = n + 1")
+                db.execute("COMMIT")
+            """
+        let other = try TestProcess(python, ["-c", script, path], output: directory.file("python.out"))
+        let done = AsyncStream<Int>.makeStream()
+        for database in [first, second] {
+            Thread {
+                var failures = 0
+                for _ in 0..<300 {
+                    do {
+                        try database.write { try $0.execute("UPDATE counter SET n = n + 1") }
+                    } catch {
+                        failures += 1
+                    }
+                }
+                done.continuation.yield(failures)
+            }.start()
+        }
+        var iterator = done.stream.makeAsyncIterator()
+        #expect(await iterator.next() == 0)
+        #expect(await iterator.next() == 0)
+        let status = await other.wait(timeout: .seconds(60))
+        #expect(status == .exited(code: 0), "\(other.output)")
+        #expect(try first.read { try $0.queryFirst("SELECT n FROM counter")?.int("n") } == 900)
+    }
+
+    @Test("operator flags and the breaker row persist")
+    func supervisorState() throws {
+        let database = try Database(path: path)
+        try database.migrate()
+        #expect(try database.operatorFlag("paused") == nil)
+        try database.setOperatorFlag("paused", to: "true")
+        try database.setOperatorFlag("paused", to: "false")
+        #expect(try database.operatorFlag("paused") == "false")
+        #expect(try database.loadBreaker() == nil)
+        let record = BreakerRecord(
+            state: "open", consecutiveTransients: 3, pauseSeconds: 600, openedAtMs: 1, retryAtMs: 2, trips: 4,
+            reason: "429")
+        try database.saveBreaker(record)
+        #expect(try Database(path: path).loadBreaker() == record)
+    }
+}
