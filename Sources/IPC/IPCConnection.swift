@@ -151,12 +151,19 @@ public final class IPCConnection: Sendable {
 
     /// Reads frames until the connection ends, routing replies to waiting requests and everything else to
     /// `handlers`. A frame that is not a valid envelope, or from another protocol version, ends the connection with
-    /// one log line. Requests are answered concurrently; events are handled in arrival order.
+    /// one log line. Requests are answered concurrently; events are handled one at a time in arrival order, off the
+    /// reading task, so that an event handler may itself send a request and wait for its reply.
     func serve(
         _ inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, handlers: IPCHandlers
     ) async {
+        let (events, eventQueue) = AsyncStream<IPCInbound>.makeStream()
+        defer { eventQueue.finish() }
         do {
             try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    for await event in events { await handlers.handleEvent(event, on: self) }
+                }
+                defer { eventQueue.finish() }
                 while let frame = try await inbound.next() {
                     let message = try IPCInbound(frame: frame)
                     switch message.kind {
@@ -169,7 +176,7 @@ public final class IPCConnection: Sendable {
                             logger.debug("reply to no pending request", metadata: ["ipc.type": "\(message.type)"])
                         }
                     case .event:
-                        await handlers.handleEvent(message, on: self)
+                        eventQueue.yield(message)
                     case .request:
                         group.addTask { await handlers.handleRequest(message, on: self) }
                     }

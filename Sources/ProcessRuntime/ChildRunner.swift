@@ -44,7 +44,9 @@ public enum ChildRunner {
             var groupConfiguration = ServiceGroupConfiguration(
                 services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfiguration.maximumGracefulShutdownDuration = .seconds(config.supervisor.stopGraceSeconds)
-            try await ServiceGroup(configuration: groupConfiguration).run()
+            let group = ServiceGroup(configuration: groupConfiguration)
+            link.onShutdownRequest { await group.triggerGracefulShutdown() }
+            try await group.run()
             logger.info("stopped")
             exit(0)
         } catch {

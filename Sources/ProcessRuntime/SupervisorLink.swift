@@ -17,6 +17,8 @@ public protocol SupervisedProcess: Sendable {
     func reload() async throws -> ReloadReport
     /// The circuit breaker moved.
     func breakerChanged(_ breaker: BreakerStatus) async
+    /// Start or stop accepting connections (ingress).
+    func setAccepting(_ accepting: Bool) async throws -> AcceptingState
 }
 
 extension SupervisedProcess {
@@ -29,11 +31,16 @@ extension SupervisedProcess {
     }
 
     public func breakerChanged(_ breaker: BreakerStatus) async {}
+
+    public func setAccepting(_ accepting: Bool) async throws -> AcceptingState {
+        throw IPCError(.remote, "this process does not accept connections")
+    }
 }
 
 /// A child's connection to its supervisor, as a service: connects and says hello, reports readiness, answers
 /// pings and commands. When the supervisor asks it to stop, or the connection ends because the supervisor is gone,
-/// `run` returns and the child's service group shuts down.
+/// it asks the child's service group to shut down gracefully. Being the first service of the group, it is the last
+/// one shut down: the supervisor stays connected until everything else has finished.
 public final class SupervisorLink: Service {
     private let role: IPCRole
     private let socketPath: String
@@ -45,6 +52,7 @@ public final class SupervisorLink: Service {
         var readyRequested = false
         var readySent = false
         var process: (any SupervisedProcess)?
+        var shutdownGroup: (@Sendable () async -> Void)?
     }
 
     public init(role: IPCRole, socketPath: String, logger: Logger) {
@@ -56,6 +64,15 @@ public final class SupervisorLink: Service {
     /// Sets who answers pause, resume and reload; call before `reportReady`.
     public func attach(_ process: any SupervisedProcess) {
         state.withLock { $0.process = process }
+    }
+
+    /// Sets how to shut the child's service group down gracefully (`ServiceGroup.triggerGracefulShutdown`).
+    public func onShutdownRequest(_ shutdownGroup: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.shutdownGroup = shutdownGroup }
+    }
+
+    private func requestShutdown() async {
+        await state.withLock { $0.shutdownGroup }?()
     }
 
     /// Tells the supervisor this process is ready, now or as soon as the link is up. Sent once.
@@ -95,6 +112,7 @@ public final class SupervisorLink: Service {
         handlers.onRequest(Pause.self) { _, _ in try await self.process().pause() }
         handlers.onRequest(Resume.self) { _, _ in try await self.process().resume() }
         handlers.onRequest(Reload.self) { _, _ in try await self.process().reload() }
+        handlers.onRequest(SetAccepting.self) { request, _ in try await self.process().setAccepting(request.accepting) }
         handlers.onEvent(BreakerChanged.self) { event, _ in
             await (try? self.process())?.breakerChanged(event.breaker)
         }
@@ -110,19 +128,22 @@ public final class SupervisorLink: Service {
                 try? await connection.send(Ready())
                 logger.info("reported ready")
             }
-            // Run until the supervisor asks us to stop, the connection ends, or this process shuts down.
+            // Ask for the group's shutdown when the supervisor says stop or goes away; return only when this
+            // service's own turn to shut down comes, which is last.
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await _ in stopRequested.stream { return }
+                    for await _ in stopRequested.stream {
+                        await self.requestShutdown()
+                        return
+                    }
                 }
                 group.addTask {
                     await connection.waitUntilClosed()
-                    if !Task.isCancelled { logger.warning("the supervisor connection closed; shutting down") }
+                    guard !Task.isCancelled else { return }
+                    logger.warning("the supervisor connection closed; shutting down")
+                    await self.requestShutdown()
                 }
-                group.addTask {
-                    try? await gracefulShutdown()
-                }
-                await group.next()
+                try? await gracefulShutdown()
                 group.cancelAll()
             }
             self.state.withLock { $0.connection = nil }

@@ -12,21 +12,24 @@ enum IngressMain {
         await ChildRunner.main(role: .ingress) { context in
             let descriptor = try context.environment.requireListenDescriptor()
             _ = try context.config.current.openDatabase()
-            context.link.attach(IngressControl(config: context.config, logger: context.logger))
-            let server = InheritedSocketHTTPServer(
-                descriptor: descriptor, responder: IngressRoutes.router().buildResponder(), logger: context.logger
-            ) {
-                await context.link.reportReady()
-            }
+            let server = IngressHTTPServer(
+                descriptor: descriptor, responder: IngressRoutes.router().buildResponder(), logger: context.logger)
+            context.link.attach(IngressControl(config: context.config, server: server, logger: context.logger))
+            await context.link.reportReady()
             return [server]
         }
     }
 }
 
 /// The ingress's answers to the supervisor.
-struct IngressControl: SupervisedProcess {
+struct IngressControl<Responder: HTTPResponder>: SupervisedProcess where Responder.Context == BasicRequestContext {
     let config: CurrentConfig
+    let server: IngressHTTPServer<Responder>
     let logger: Logger
+
+    func setAccepting(_ accepting: Bool) async throws -> AcceptingState {
+        try await server.setAccepting(accepting)
+    }
 
     func reload() async throws -> ReloadReport {
         let report = try config.reload()

@@ -34,7 +34,13 @@ extension Supervisor {
     func stop(_ instance: ChildInstance, name: ChildName, reason: String) async {
         var asked = false
         if let connection = instance.connection {
-            asked = (try? await connection.request(Stop(reason: reason), timeout: .seconds(2))) != nil
+            do {
+                _ = try await connection.request(Stop(reason: reason), timeout: .seconds(2))
+                asked = true
+            } catch {
+                // A connection that closes on a stop request is a process on its way out.
+                asked = error.code == .closed
+            }
         }
         if !asked {
             kill(instance.pid, SIGTERM)
@@ -51,7 +57,7 @@ extension Supervisor {
         }
     }
 
-    /// `bosun stop`: starts the stop sequence after the reply has gone out.
+    /// Starts the stop sequence in `run`'s stop task (so that a `bosun stop` reply goes out first).
     func requestStop(reason: String) {
         stopRequests.continuation.yield(reason)
     }
@@ -127,6 +133,7 @@ extension Supervisor {
                     throw SupervisorError(.childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
                 }
                 try await waitUntilReady(pid)
+                try await handOverSocket(from: old, to: slots[name]!.current)
             } catch {
                 restoreAfterFailedReplacement(name, old: old, failed: started)
                 throw error
@@ -141,6 +148,25 @@ extension Supervisor {
             }
             try await waitUntilReady(pid)
             return step(name, old: old.pid, new: pid, since: began)
+        }
+    }
+
+    /// The listening socket changes hands: the old ingress stops accepting, then the new one starts, so that two
+    /// processes never accept at once; meanwhile the kernel queues connections in the backlog.
+    private func handOverSocket(from old: ChildInstance, to new: ChildInstance?) async throws(SupervisorError) {
+        guard let new, let connection = new.connection else {
+            throw SupervisorError(.childFailed, "the new ingress is not connected")
+        }
+        if let previous = old.connection {
+            _ = try? await previous.request(SetAccepting(accepting: false))
+        }
+        do {
+            _ = try await connection.request(SetAccepting(accepting: true))
+        } catch {
+            if let previous = old.connection {
+                _ = try? await previous.request(SetAccepting(accepting: true))
+            }
+            throw SupervisorError(.childFailed, "the new ingress cannot accept connections: \(error)")
         }
     }
 

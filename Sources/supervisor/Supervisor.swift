@@ -49,8 +49,10 @@ actor Supervisor {
     private var readyWaiters: [Int32: [OneShot<Result<Void, SupervisorError>>]] = [:]
     private var exitWaiters: [Int32: [OneShot<Bool>]] = [:]
     private var spawnWaiters: [OneShot<Void>] = []
-    /// Stop requests from the control socket, handled by a task of `run` so that the reply goes out first.
+    /// Stop requests (SIGTERM, SIGINT, `bosun stop`), handled by a task of `run`.
     let stopRequests = AsyncStream<String>.makeStream()
+    /// Reloads asked for by SIGHUP, handled by a task of `run`.
+    let reloadRequests = AsyncStream<Void>.makeStream()
     private let stopped = OneShot<Void>()
 
     init(
@@ -101,6 +103,16 @@ actor Supervisor {
             group.addTask {
                 for await reason in self.stopRequests.stream { await self.shutdown(reason: reason) }
             }
+            group.addTask {
+                for await _ in self.reloadRequests.stream {
+                    do {
+                        _ = try await self.reload()
+                    } catch {
+                        self.logger.error(
+                            "reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
             if let interval = watchdogInterval() {
                 group.addTask { await self.watchdog(every: interval) }
             }
@@ -118,6 +130,8 @@ actor Supervisor {
         logger.info("stopped")
     }
 
+    /// Handles one signal without waiting on anything that needs another signal: the stop sequence and a reload
+    /// run in their own tasks, so that SIGCHLD keeps being handled while they wait for children.
     private func handle(signal: Int32) async {
         switch signal {
         case SIGCHLD:
@@ -125,13 +139,9 @@ actor Supervisor {
                 processExited(pid, status)
             }
         case SIGTERM, SIGINT:
-            await shutdown(reason: "\(SignalName.of(signal)) received")
+            requestStop(reason: "\(SignalName.of(signal)) received")
         case SIGHUP:
-            do {
-                _ = try await reload()
-            } catch {
-                logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
-            }
+            reloadRequests.continuation.yield()
         default:
             break
         }
@@ -330,10 +340,22 @@ actor Supervisor {
         }
     }
 
-    /// The child reported `ready`.
+    /// The child reported `ready`. Ingress is ready once it accepts: the supervisor hands it the socket, unless a
+    /// rolling restart does that itself after the old ingress has let go.
     func childReady(_ connection: IPCConnection) async {
         let pid = connection.peer.pid
         guard let name = known.name(of: pid), slots[name]!.current?.pid == pid else { return }
+        if name == .ingress && !slots[name]!.isBeingReplaced {
+            do {
+                _ = try await connection.request(SetAccepting(accepting: true))
+            } catch {
+                logger.error("ingress cannot accept connections; killing it", metadata: ["pid": "\(pid)", "error": "\(error)"])
+                slots[name]!.failure = "cannot accept connections: \(error)"
+                kill(-pid, SIGKILL)
+                return
+            }
+            guard slots[name]!.current?.pid == pid else { return }
+        }
         timers.cancel("ready.\(pid)")
         slots[name]!.current!.isReady = true
         slots[name]!.current!.connection = connection

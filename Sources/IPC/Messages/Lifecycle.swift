@@ -59,3 +59,19 @@ public struct ReloadReport: Codable, Sendable {
     public var changes: [String]
     public init(changes: [String]) { self.changes = changes }
 }
+
+/// Supervisor → ingress: start or stop accepting connections on the shared listening socket. Ingress starts
+/// without accepting; the supervisor hands the socket over so that two ingress processes never accept at once (in a
+/// rolling restart the old one lets go before the new one takes over, while the kernel queues connections).
+public struct SetAccepting: IPCRequest {
+    public static let type = "set_accepting"
+    public typealias Reply = AcceptingState
+    public var accepting: Bool
+    public init(accepting: Bool) { self.accepting = accepting }
+}
+
+/// The answer to `SetAccepting`, sent once the change has taken effect.
+public struct AcceptingState: Codable, Sendable, Equatable {
+    public var accepting: Bool
+    public init(accepting: Bool) { self.accepting = accepting }
+}

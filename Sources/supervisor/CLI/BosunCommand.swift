@@ -10,8 +10,8 @@ struct BosunCommand: AsyncParsableCommand {
         abstract: "Turns tracker issues into reviewed, tested pull requests by driving coding agents.",
         discussion: """
             Control commands find the running supervisor through the state directory of the config file \
-            (-c FILE, else $BOSUN_CONFIG, else ./bosun.yaml). Exit status: 0 success, 1 failure, 2 usage error, \
-            3 no supervisor running.
+            (-c FILE, else $BOSUN_CONFIG, else ./bosun.yaml). Exit status: 0 success, 1 failure, 3 no supervisor \
+            running, 64 usage error.
             """,
         version: BosunVersion.current,
         subcommands: [

@@ -49,7 +49,7 @@ final class TestProcess: @unchecked Sendable {
 
     init(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], output: String,
-        newSession: Bool = false
+        newSession: Bool = false, extraDescriptors: [(source: Int32, target: Int32)] = []
     ) throws {
         let outputDescriptor = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let devNull = try Descriptors.devNull()
@@ -61,7 +61,7 @@ final class TestProcess: @unchecked Sendable {
         merged.merge(environment) { _, new in new }
         var request = SpawnRequest(
             executable: executable, arguments: arguments, environment: merged,
-            fileDescriptors: [(devNull, 0), (outputDescriptor, 1), (outputDescriptor, 2)])
+            fileDescriptors: [(devNull, 0), (outputDescriptor, 1), (outputDescriptor, 2)] + extraDescriptors)
         request.newProcessGroup = !newSession
         request.newSession = newSession
         self.pid = try ProcessSpawner.spawn(request)

@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import IPC
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// HTTP/1.1 on the listening socket inherited from the supervisor, accepting only while the supervisor says so.
+///
+/// Hummingbird's `Application` can only bind an address itself, so this puts its pieces (the router's responder and
+/// `HTTP1Channel`) on a NIO `ServerBootstrap` that adopts a duplicate of the descriptor, and adds back what
+/// `Application` provides: the `Date` header, unknown errors as 500, graceful quiescing.
+///
+/// Accepting is switched by `setAccepting`: on, it adopts a fresh `dup` of the descriptor (NIO closes what it adopts);
+/// off, it closes that duplicate, so this process stops taking connections while the ones it has go on. Closing a
+/// duplicate never closes the socket: the supervisor keeps it listening, and the kernel queues new connections for
+/// whichever ingress accepts next. On graceful shutdown it stops accepting and lets in-flight requests finish.
+final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder.Context == BasicRequestContext {
+    private let descriptor: Int32
+    private let http: HTTP1Channel
+    private let logger: Logger
+    private let commands = AsyncStream<Command>.makeStream()
+    private let state = Mutex(State())
+
+    private typealias Listener = NIOAsyncChannel<HTTP1Channel.Value, Never>
+
+    private enum Command {
+        case accept(Bool, reply: @Sendable (Result<AcceptingState, any Error>) -> Void)
+    }
+
+    private struct State {
+        var listener: (any Channel)?
+        /// One per listener ever opened: each tracks its own connections for the final quiescing.
+        var quiescers: [ServerQuiescingHelper] = []
+    }
+
+    init(descriptor: Int32, responder: Responder, logger: Logger) {
+        self.descriptor = descriptor
+        self.logger = logger
+        self.http = HTTP1Channel(
+            responder: { request, writer, channel in
+                let context = BasicRequestContext(
+                    source: ApplicationRequestContextSource(channel: channel, logger: logger))
+                var response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch let error as HTTPResponseError {
+                    response = try error.response(from: request, context: context)
+                } catch {
+                    logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+                    response = Response(status: .internalServerError)
+                }
+                response.headers[.date] = HTTPDate.now()
+                try await writer.write(response: response.head, body: response.body)
+            },
+            configuration: .init(idleTimeout: .seconds(60)))
+    }
+
+    /// Switches accepting on or off; returns once the change has taken effect.
+    func setAccepting(_ accepting: Bool) async throws -> AcceptingState {
+        try await withCheckedThrowingContinuation { continuation in
+            let result = commands.continuation.yield(.accept(accepting, reply: { continuation.resume(with: $0) }))
+            if case .terminated = result {
+                continuation.resume(throwing: IPCError(.remote, "ingress is shutting down"))
+            }
+        }
+    }
+
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            await withGracefulShutdownHandler {
+                for await command in commands.stream {
+                    switch command {
+                    case .accept(true, let reply):
+                        do {
+                            if let listener = try await startListening() {
+                                group.addTask { try await self.acceptLoop(listener) }
+                            }
+                            reply(.success(AcceptingState(accepting: true)))
+                        } catch {
+                            reply(.failure(error))
+                        }
+                    case .accept(false, let reply):
+                        await stopListening()
+                        reply(.success(AcceptingState(accepting: false)))
+                    }
+                }
+            } onGracefulShutdown: {
+                self.commands.continuation.finish()
+                let quiescers = self.state.withLock { state in
+                    defer { state.listener = nil }
+                    return state.quiescers
+                }
+                self.logger.info("no longer accepting; finishing in-flight requests")
+                quiescers.forEach { $0.initiateShutdown(promise: nil) }
+            }
+        }
+    }
+
+    /// Adopts a duplicate of the descriptor; nil if already accepting.
+    private func startListening() async throws -> Listener? {
+        guard state.withLock({ $0.listener == nil }) else { return nil }
+        let duplicate = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
+        guard duplicate >= 0 else {
+            throw IPCError(.remote, "cannot duplicate the listening socket: \(String(cString: strerror(errno)))")
+        }
+        let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
+        let http = self.http
+        let logger = self.logger
+        let listener: Listener
+        do {
+            listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    }
+                }
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .bind(NIOBSDSocket.Handle(duplicate)) { channel in
+                    http.setup(channel: channel, logger: logger)
+                }
+        } catch {
+            close(duplicate)
+            throw error
+        }
+        state.withLock { state in
+            state.listener = listener.channel
+            state.quiescers.append(quiescing)
+        }
+        logger.info("accepting connections", metadata: ["fd": "\(duplicate)"])
+        return listener
+    }
+
+    /// Closes the current duplicate; connections already accepted continue.
+    private func stopListening() async {
+        guard let listener = state.withLock({ state in defer { state.listener = nil }; return state.listener }) else {
+            return
+        }
+        try? await listener.close()
+        logger.info("stopped accepting connections")
+    }
+
+    /// Serves each connection of one listener; returns when the listener is closed and its connections are done.
+    private func acceptLoop(
+        _ listener: Listener
+    ) async throws {
+        try await listener.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { connections in
+                for try await connection in inbound {
+                    connections.addTask { await self.http.handle(value: connection, logger: self.logger) }
+                }
+            }
+        }
+    }
+}
+
+/// The `Date` header value (RFC 9110 IMF-fixdate).
+enum HTTPDate {
+    static func now() -> String {
+        var seconds = time(nil)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 40)
+        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
