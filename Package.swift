@@ -88,6 +88,6 @@ let package = Package(
                 "IPC", "Store", "Config", "LinuxProcess", "Systemd", "ProcessRuntime", "BosunSupervisor",
                 "CBosunCurl", logging,
             ] + nio,
-            path: "Tests/BosunTests", swiftSettings: strict),
+            path: "Tests/BosunTests", exclude: ["Fixtures"], swiftSettings: strict),
     ]
 )

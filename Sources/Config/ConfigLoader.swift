@@ -45,7 +45,8 @@ public enum ConfigLoader {
     ) throws(ConfigError) -> BosunConfig {
         guard let data = FileManager.default.contents(atPath: snapshot), let text = String(data: data, encoding: .utf8)
         else {
-            throw ConfigError(file: file, issues: [ConfigIssue(path: "", message: "cannot read the snapshot \(snapshot)")])
+            throw ConfigError(
+                file: file, issues: [ConfigIssue(path: "", message: "cannot read the snapshot \(snapshot)")])
         }
         return try parse(yaml: text, file: file, environment: environment)
     }
@@ -112,7 +113,8 @@ public enum ConfigLoader {
         apiConfig.token = reader.secret(&api, "token")
         apiConfig.openHealth = reader.bool(&api, "open_health", default: apiConfig.openHealth)
         apiConfig.openMetrics = reader.bool(&api, "open_metrics", default: apiConfig.openMetrics)
-        apiConfig.maxBodyBytes = reader.int(&api, "max_body_bytes", default: apiConfig.maxBodyBytes, in: 1024...(1 << 30))
+        apiConfig.maxBodyBytes = reader.int(
+            &api, "max_body_bytes", default: apiConfig.maxBodyBytes, in: 1024...(1 << 30))
         reader.finish(api)
 
         let durability = reader.choice(&root, "durability", default: Durability.full)
@@ -240,7 +242,8 @@ public enum ConfigLoader {
             var agent = reader.section(&section, name)
             let argv = reader.strings(&agent, "argv")
             if argv.isEmpty {
-                reader.report(agent.path.appending("argv"), "is required: the command as a list of arguments", line: agent.line)
+                reader.report(
+                    agent.path.appending("argv"), "is required: the command as a list of arguments", line: agent.line)
             }
             var config = AgentConfig(name: name, argv: argv)
             config.environmentAllowList = reader.strings(&agent, "env_allow")
@@ -314,7 +317,8 @@ public enum ConfigLoader {
                 config.token = reader.secret(&section, "token")
                 config.chatID = reader.string(&section, "chat_id", required: true)
                 if config.token == nil {
-                    reader.report(path.appending("token_file"), "telegram needs token_file or token_env", line: section.line)
+                    reader.report(
+                        path.appending("token_file"), "telegram needs token_file or token_env", line: section.line)
                 }
             case .slack, .webhook:
                 config.url = reader.secret(&section, "url")
@@ -322,7 +326,8 @@ public enum ConfigLoader {
                     reader.report(path.appending("url_file"), "needs url_file or url_env", line: section.line)
                 }
             case nil:
-                reader.finish(section, known: ["token", "token_file", "token_env", "chat_id", "url", "url_file", "url_env"])
+                reader.finish(
+                    section, known: ["token", "token_file", "token_env", "chat_id", "url", "url_file", "url_env"])
                 continue
             }
             reader.finish(section)

@@ -35,11 +35,11 @@ public enum IPCClient {
             // Only a connected socket has a peer to ask about.
             credentials = try await PeerCredentials.of(channel.channel).get()
         } catch {
-            try? await channel.channel.close()
-            throw IPCError(.wrongUser, "cannot read the credentials of \(path): \(error)")
+            try? await channel.executeThenClose { _, _ in }
+            throw IPCError(.unreachable, "cannot read the credentials of \(path): \(error)")
         }
         guard credentials.uid == geteuid() else {
-            try? await channel.channel.close()
+            try? await channel.executeThenClose { _, _ in }
             throw IPCError(.wrongUser, "\(path) is served by uid \(credentials.uid), not by this user")
         }
         return try await channel.executeThenClose { inbound, outbound in
@@ -63,7 +63,8 @@ public enum IPCClient {
             let welcome = try answer.payload(as: Welcome.self)
             timer.cancel()
             let connection = IPCConnection(
-                peer: IPCPeer(role: welcome.role, pid: credentials.pid, program: "\(welcome.role)", version: welcome.version),
+                peer: IPCPeer(
+                    role: welcome.role, pid: credentials.pid, program: "\(welcome.role)", version: welcome.version),
                 localRole: hello.role, channel: channel.channel, outbound: outbound, maxFrameSize: maxFrameSize,
                 logger: logger, firstID: 2)
             return try await withThrowingTaskGroup(of: Result.self) { group in

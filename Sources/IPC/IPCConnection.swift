@@ -52,7 +52,8 @@ public final class IPCConnection: Sendable {
 
     /// Sends `request` and waits for its reply. Throws `timeout` if none comes in time, `remote` if the peer
     /// answered with an error, `closed` if the connection ends first.
-    public func request<R: IPCRequest>(_ request: R, timeout: Duration = .seconds(5)) async throws(IPCError) -> R.Reply {
+    public func request<R: IPCRequest>(_ request: R, timeout: Duration = .seconds(5)) async throws(IPCError) -> R.Reply
+    {
         let (replies, continuation) = AsyncThrowingStream<IPCInbound, any Error>.makeStream()
         let id: UInt64? = state.withLock { state in
             guard !state.isClosed else { return nil }
@@ -85,7 +86,8 @@ public final class IPCConnection: Sendable {
             throw IPCError(.closed, "waiting for the reply to \(R.type): \(error)")
         }
         if answer.kind == .error {
-            let failure = (try? answer.payload(as: IPCErrorPayload.self))
+            let failure =
+                (try? answer.payload(as: IPCErrorPayload.self))
                 ?? IPCErrorPayload(code: "unknown", message: "an undecodable error")
             throw IPCError(.remote, failure.message)
         }

@@ -135,7 +135,8 @@ enum IPCOutbound {
         id: UInt64, kind: IPCKind, type: String, inReplyTo: UInt64? = nil, payload: Payload
     ) throws(IPCError) -> ByteBuffer {
         do {
-            let data = try IPCCoding.encoder().encode(Envelope(id: id, kind: kind, type: type, re: inReplyTo, payload: payload))
+            let data = try IPCCoding.encoder().encode(
+                Envelope(id: id, kind: kind, type: type, re: inReplyTo, payload: payload))
             return ByteBuffer(bytes: data)
         } catch {
             throw IPCError(.malformed, "cannot encode \(type): \(error)")

@@ -25,7 +25,8 @@ public struct IPCHandlers: Sendable {
             do {
                 try await connection.reply(to: inbound, payload: reply)
             } catch {
-                connection.logger.debug("cannot answer request", metadata: ["ipc.type": "\(R.type)", "error": "\(error)"])
+                connection.logger.debug(
+                    "cannot answer request", metadata: ["ipc.type": "\(R.type)", "error": "\(error)"])
             }
         }
     }

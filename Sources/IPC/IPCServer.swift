@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,7 @@ public final class IPCServer: Sendable {
     private let handshakeTimeout: TimeAmount
     private let logger: Logger
     private let listener: NIOAsyncChannel<ConnectingPeer, Never>
+    private let openChannels = Mutex<(channels: [ObjectIdentifier: any Channel], closing: Bool)>(([:], false))
 
     /// A freshly accepted connection with its kernel credentials.
     struct ConnectingPeer: Sendable {
@@ -65,7 +67,7 @@ public final class IPCServer: Sendable {
         }
         guard chmod(path, 0o600) == 0 else {
             let reason = String(cString: strerror(errno))
-            try? await listener.channel.close()
+            try? await listener.executeThenClose { _ in }
             throw IPCError(.socketSetup, "cannot set mode 0600 on \(path): \(reason)")
         }
         return IPCServer(
@@ -86,20 +88,33 @@ public final class IPCServer: Sendable {
         connected: @escaping @Sendable (IPCConnection) async -> Void = { await $0.waitUntilClosed() }
     ) async {
         defer { unlink(path) }
-        do {
-            try await listener.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await peer in inbound {
-                        group.addTask {
-                            await self.serve(peer, handlers: handlers, admit: admit, connected: connected)
+        // Cancelling a task that iterates NIO's inbound sequence would drop the connections it has buffered without
+        // closing them (NIO traps on that). So the accept loop runs in an unstructured task that cancellation does
+        // not reach; cancellation closes the listener and every open connection instead, and the loop ends by
+        // itself once each remaining connection has been closed properly.
+        let loop = Task {
+            do {
+                try await listener.executeThenClose { inbound in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        for try await peer in inbound {
+                            group.addTask {
+                                await self.serve(peer, handlers: handlers, admit: admit, connected: connected)
+                            }
                         }
                     }
                 }
-            }
-        } catch {
-            if !(error is CancellationError) {
+            } catch {
                 logger.error("IPC server stopped", metadata: ["socket": "\(path)", "error": "\(error)"])
             }
+        }
+        await withTaskCancellationHandler {
+            await loop.value
+        } onCancel: {
+            listener.channel.close(promise: nil)
+            openChannels.withLock { open in
+                open.closing = true
+                return Array(open.channels.values)
+            }.forEach { $0.close(promise: nil) }
         }
     }
 
@@ -109,14 +124,22 @@ public final class IPCServer: Sendable {
     ) async {
         let credentials = peer.credentials
         let logger = self.logger.with(peerPID: credentials.pid)
-        guard credentials.uid == geteuid() else {
-            logger.warning(
-                "refusing IPC connection from another user",
-                metadata: ["peer.uid": "\(credentials.uid)", "socket": "\(path)"])
-            try? await peer.channel.channel.close()
+        let channel = peer.channel.channel
+        let key = ObjectIdentifier(channel)
+        let closing = openChannels.withLock { open in
+            open.channels[key] = channel
+            return open.closing
+        }
+        defer { _ = openChannels.withLock { $0.channels.removeValue(forKey: key) } }
+        guard credentials.uid == geteuid(), !closing else {
+            if !closing {
+                logger.warning(
+                    "refusing IPC connection from another user",
+                    metadata: ["peer.uid": "\(credentials.uid)", "socket": "\(path)"])
+            }
+            try? await peer.channel.executeThenClose { _, _ in }
             return
         }
-        let channel = peer.channel.channel
         let handshakeTimer = channel.eventLoop.scheduleTask(in: handshakeTimeout) {
             logger.warning("closing IPC connection", metadata: ["error": "no hello within the handshake timeout"])
             channel.close(promise: nil)
@@ -133,7 +156,8 @@ public final class IPCServer: Sendable {
                 if let refusal = await admit(greeting, credentials) {
                     let payload = IPCErrorPayload(code: IPCError.Code.handshake.description, message: refusal)
                     try await outbound.write(
-                        IPCOutbound.encode(id: 1, kind: .error, type: Hello.type, inReplyTo: hello.id, payload: payload))
+                        IPCOutbound.encode(id: 1, kind: .error, type: Hello.type, inReplyTo: hello.id, payload: payload)
+                    )
                     throw IPCError(.handshake, "refused \(greeting.role): \(refusal)")
                 }
                 handshakeTimer.cancel()
@@ -185,7 +209,8 @@ enum SocketDirectory {
         }
         if info.st_mode & 0o077 != 0 {
             guard chmod(directory, 0o700) == 0 else {
-                throw IPCError(.socketSetup, "cannot set mode 0700 on \(directory): \(String(cString: strerror(errno)))")
+                throw IPCError(
+                    .socketSetup, "cannot set mode 0700 on \(directory): \(String(cString: strerror(errno)))")
             }
         }
     }

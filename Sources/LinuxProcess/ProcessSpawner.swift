@@ -68,7 +68,8 @@ public enum ProcessSpawner {
         guard result == 0 else {
             let step = stage.map { String(cString: $0) } ?? "spawn"
             throw LinuxProcessError(
-                .spawn, "cannot start \(request.executable) (\(step))", errno: errorNumber, childPID: pid > 0 ? pid : nil)
+                .spawn, "cannot start \(request.executable) (\(step))", errno: errorNumber,
+                childPID: pid > 0 ? pid : nil)
         }
         return pid
     }
@@ -111,9 +112,10 @@ public final class SpawnThread: Sendable {
         let result: Result<pid_t, LinuxProcessError> = await withCheckedContinuation { continuation in
             jobs.withLock {
                 $0.append {
-                    continuation.resume(returning: Result { () throws(LinuxProcessError) in
-                        try ProcessSpawner.spawn(request)
-                    })
+                    continuation.resume(
+                        returning: Result { () throws(LinuxProcessError) in
+                            try ProcessSpawner.spawn(request)
+                        })
                 }
             }
             wakeups.signal()

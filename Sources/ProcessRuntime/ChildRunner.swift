@@ -38,7 +38,8 @@ public enum ChildRunner {
                     failureTerminationBehavior: .gracefullyShutdownGroup)
             ]
             configurations += services.map {
-                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                .init(
+                    service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
                     failureTerminationBehavior: .gracefullyShutdownGroup)
             }
             var groupConfiguration = ServiceGroupConfiguration(

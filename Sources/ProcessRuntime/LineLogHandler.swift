@@ -15,7 +15,8 @@ public struct LineLogHandler: LogHandler {
     private let sink: @Sendable (String) -> Void
 
     /// A handler that writes to `sink`; by default standard error.
-    public init(level: Logger.Level = .info, sink: @escaping @Sendable (String) -> Void = LineLogHandler.standardError) {
+    public init(level: Logger.Level = .info, sink: @escaping @Sendable (String) -> Void = LineLogHandler.standardError)
+    {
         self.logLevel = level
         self.sink = sink
     }

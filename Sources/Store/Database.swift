@@ -17,7 +17,8 @@ public final class Database: Sendable {
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings.
     public init(path: String, durability: Durability = .full, busyTimeout: Duration = .seconds(5)) throws(StoreError) {
-        let milliseconds = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds =
+            busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
         let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: Int32(clamping: milliseconds))
         let mode = try connection.query("PRAGMA journal_mode = WAL", []).first?["journal_mode"]
         guard mode == .text("wal") else {

@@ -32,7 +32,8 @@ extension Database {
     @discardableResult
     public func migrate(_ migrations: [Migration] = BosunSchema.migrations) throws -> MigrationReport {
         for (offset, migration) in migrations.enumerated() where migration.version != offset + 1 {
-            throw StoreError(.sqlite, "migration \(migration.name) has version \(migration.version), expected \(offset + 1)")
+            throw StoreError(
+                .sqlite, "migration \(migration.name) has version \(migration.version), expected \(offset + 1)")
         }
         let latest = migrations.last?.version ?? 0
         return try write { transaction in
@@ -44,7 +45,8 @@ extension Database {
                     applied_at_ms INTEGER NOT NULL
                 )
                 """)
-            let current = try transaction.queryFirst("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")?
+            let current =
+                try transaction.queryFirst("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")?
                 .int("version") ?? 0
             guard current <= latest else {
                 throw StoreError(

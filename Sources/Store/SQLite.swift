@@ -109,7 +109,8 @@ final class SQLiteConnection {
             }
         case .blob(let bytes):
             result = bytes.withUnsafeBytes { raw in
-                sqlite3_bind_blob64(statement, index, raw.baseAddress, sqlite3_uint64(raw.count), bosun_sqlite_transient())
+                sqlite3_bind_blob64(
+                    statement, index, raw.baseAddress, sqlite3_uint64(raw.count), bosun_sqlite_transient())
             }
         }
         guard result == SQLITE_OK else {

@@ -66,7 +66,9 @@ public enum SocketActivation {
     public static func takeListeningSockets() throws(SocketActivationError) -> [Int32] {
         let count = sd_listen_fds(1)
         guard count > 0 else {
-            if count < 0 { throw SocketActivationError(message: "LISTEN_FDS is invalid: \(String(cString: strerror(-count)))") }
+            if count < 0 {
+                throw SocketActivationError(message: "LISTEN_FDS is invalid: \(String(cString: strerror(-count)))")
+            }
             return []
         }
         let descriptors = (0..<count).map { SD_LISTEN_FDS_START + $0 }

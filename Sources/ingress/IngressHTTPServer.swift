@@ -116,7 +116,8 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                        try channel.pipeline.syncOperations.addHandler(
+                            quiescing.makeServerChannelHandler(channel: channel))
                     }
                 }
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -137,7 +138,11 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
 
     /// Closes the current duplicate; connections already accepted continue.
     private func stopListening() async {
-        guard let listener = state.withLock({ state in defer { state.listener = nil }; return state.listener }) else {
+        guard
+            let listener = state.withLock({ state in
+                defer { state.listener = nil }; return state.listener
+            })
+        else {
             return
         }
         try? await listener.close()

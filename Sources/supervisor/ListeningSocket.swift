@@ -41,7 +41,8 @@ struct ListeningSocket: Sendable {
             if Glibc.bind(descriptor, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0,
                 listen(descriptor, Int32(backlog)) == 0
             {
-                return ListeningSocket(descriptor: descriptor, address: localAddress(of: descriptor), fromSystemd: false)
+                return ListeningSocket(
+                    descriptor: descriptor, address: localAddress(of: descriptor), fromSystemd: false)
             }
             lastError = String(cString: strerror(errno))
             close(descriptor)

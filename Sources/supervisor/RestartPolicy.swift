@@ -31,7 +31,8 @@ struct RestartPolicy: Sendable {
         recentRestarts.removeAll { now - $0 >= window }
         guard recentRestarts.count < config.budget else {
             return .giveUp(
-                reason: "restarted \(recentRestarts.count) times within \(config.windowSeconds)s (budget \(config.budget))")
+                reason:
+                    "restarted \(recentRestarts.count) times within \(config.windowSeconds)s (budget \(config.budget))")
         }
         let exponent = min(crashesInARow, 30)
         let delay = min(config.baseMilliseconds << exponent, config.maxMilliseconds)

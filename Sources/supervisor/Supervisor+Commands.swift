@@ -72,7 +72,8 @@ extension Supervisor {
         slots[name]!.policy.reset()
         if slots[name]!.current == nil {
             guard let pid = await spawn(name) else {
-                throw SupervisorError(.childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
+                throw SupervisorError(
+                    .childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
             }
             try await waitUntilReady(pid)
         } else {
@@ -116,7 +117,8 @@ extension Supervisor {
         let began = ContinuousClock.now
         guard let old = slots[name]!.current else {
             guard let pid = await spawn(name) else {
-                throw SupervisorError(.childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
+                throw SupervisorError(
+                    .childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
             }
             try await waitUntilReady(pid)
             return step(name, old: nil, new: pid, since: began)
@@ -130,7 +132,8 @@ extension Supervisor {
             let started = await spawn(name)
             do throws(SupervisorError) {
                 guard let pid = started else {
-                    throw SupervisorError(.childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
+                    throw SupervisorError(
+                        .childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
                 }
                 try await waitUntilReady(pid)
                 try await handOverSocket(from: old, to: slots[name]!.current)
@@ -144,7 +147,8 @@ extension Supervisor {
             slots[name]!.state = .stopping
             await stop(old, name: name, reason: reason)
             guard let pid = await spawn(name) else {
-                throw SupervisorError(.childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
+                throw SupervisorError(
+                    .childFailed, "cannot start \(name.rawValue): \(slots[name]!.failure ?? "unknown")")
             }
             try await waitUntilReady(pid)
             return step(name, old: old.pid, new: pid, since: began)
@@ -186,7 +190,9 @@ extension Supervisor {
         publishStatus()
     }
 
-    private func step(_ name: ChildName, old: Int32?, new: Int32, since: ContinuousClock.Instant)
+    private func step(
+        _ name: ChildName, old: Int32?, new: Int32, since: ContinuousClock.Instant
+    )
         -> RollingRestartReport.Step
     {
         RollingRestartReport.Step(

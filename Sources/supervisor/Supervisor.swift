@@ -85,7 +85,8 @@ actor Supervisor {
                 ($0, ChildSlot(name: $0, policy: RestartPolicy(config: config.supervisor.restart)))
             })
         let stored = try? database.loadBreaker()
-        self.breaker = stored.map { CircuitBreaker(config: config.breaker, record: $0) }
+        self.breaker =
+            stored.map { CircuitBreaker(config: config.breaker, record: $0) }
             ?? CircuitBreaker(config: config.breaker)
         self.paused = (try? database.operatorFlag("paused")) == "true"
     }
@@ -277,7 +278,8 @@ actor Supervisor {
         timers.cancel("ready.\(pid)")
         exitWaiters.removeValue(forKey: pid)?.forEach { $0.resolve(true) }
         readyWaiters.removeValue(forKey: pid)?.forEach {
-            $0.resolve(.failure(SupervisorError(.childFailed, "\(name.rawValue) exited before it was ready: \(status)")))
+            $0.resolve(
+                .failure(SupervisorError(.childFailed, "\(name.rawValue) exited before it was ready: \(status)")))
         }
 
         let record = ExitRecord(status, at: Date())
@@ -349,7 +351,8 @@ actor Supervisor {
             do {
                 _ = try await connection.request(SetAccepting(accepting: true))
             } catch {
-                logger.error("ingress cannot accept connections; killing it", metadata: ["pid": "\(pid)", "error": "\(error)"])
+                logger.error(
+                    "ingress cannot accept connections; killing it", metadata: ["pid": "\(pid)", "error": "\(error)"])
                 slots[name]!.failure = "cannot accept connections: \(error)"
                 kill(-pid, SIGKILL)
                 return

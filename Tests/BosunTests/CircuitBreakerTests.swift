@@ -69,9 +69,11 @@ struct CircuitBreakerTests {
         var breaker = breaker(threshold: 1, pause: 100, maxPause: 250)
         _ = breaker.record(transient, at: now)
         _ = breaker.tick(at: now.addingTimeInterval(100))
-        #expect(breaker.record(transient, at: now.addingTimeInterval(100)) == .opened(until: now.addingTimeInterval(300)))
+        #expect(
+            breaker.record(transient, at: now.addingTimeInterval(100)) == .opened(until: now.addingTimeInterval(300)))
         _ = breaker.tick(at: now.addingTimeInterval(300))
-        #expect(breaker.record(transient, at: now.addingTimeInterval(300)) == .opened(until: now.addingTimeInterval(550)))
+        #expect(
+            breaker.record(transient, at: now.addingTimeInterval(300)) == .opened(until: now.addingTimeInterval(550)))
         _ = breaker.tick(at: now.addingTimeInterval(550))
         #expect(breaker.record(success, at: now.addingTimeInterval(551)) == .closed)
         #expect(breaker.state == .closed)

@@ -1,9 +1,10 @@
 import Config
+import Foundation
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
 
 @Suite("Config: bosun.yaml")
 struct ConfigTests {
@@ -100,7 +101,9 @@ struct ConfigTests {
         #expect("\(fromFile.api.token!)" == "<secret from file \(directory.file("token"))>")
         #expect(!"\(fromFile)".contains("abc123"))
 
-        let fromEnv = try load("state_dir: s\nlisten: :1\napi: { token_env: BOSUN_TEST_TOKEN }\n", environment: ["BOSUN_TEST_TOKEN": "xyz"])
+        let fromEnv = try load(
+            "state_dir: s\nlisten: :1\napi: { token_env: BOSUN_TEST_TOKEN }\n", environment: ["BOSUN_TEST_TOKEN": "xyz"]
+        )
         #expect(fromEnv.api.token?.value == "xyz")
 
         #expect(
@@ -137,7 +140,8 @@ struct ConfigTests {
                 "projects[2].repo.url: is required",
             ])
         let valid = try load(
-            "state_dir: s\nlisten: :1\nprojects:\n  - { name: demo, tracker: local, repo: { url: /srv/demo.git }, authors: [alice] }\n")
+            "state_dir: s\nlisten: :1\nprojects:\n  - { name: demo, tracker: local, repo: { url: /srv/demo.git }, authors: [alice] }\n"
+        )
         #expect(valid.projects.first?.repository.defaultBranch == "main")
         #expect(valid.projects.first?.authors == ["alice"])
         #expect(valid.projects.first?.webhook.insecure == false)
@@ -151,7 +155,10 @@ struct ConfigTests {
         #expect(config.agents.first?.prompt == .stdin)
         #expect(
             issues("state_dir: s\nlisten: :1\nagents:\n  shell: { argv: \"rm -rf /\" }\n")
-                == ["agents.shell.argv: must be a list, not a single value", "agents.shell.argv: is required: the command as a list of arguments"])
+                == [
+                    "agents.shell.argv: must be a list, not a single value",
+                    "agents.shell.argv: is required: the command as a list of arguments",
+                ])
     }
 
     @Test("hostile input: not YAML, wrong shapes, a missing file")
@@ -159,13 +166,17 @@ struct ConfigTests {
         #expect(issues("state_dir: [unclosed\n").first?.hasPrefix("not valid YAML") == true)
         #expect(issues("- just\n- a list\n") == ["must be a mapping of keys to values, not a list"])
         #expect(issues("state_dir: {a: 1}\nlisten: :1\n") == ["state_dir: must be a string, not a mapping"])
-        #expect(issues("state_dir: s\nlisten: :1\nworker: { max_concurrency: lots }\n") == [
-            "worker.max_concurrency: must be an integer, not \"lots\""
-        ])
-        #expect(issues("state_dir: s\nlisten: :1\nsupervisor: { watchdog: maybe }\n") == [
-            "supervisor.watchdog: must be true or false, not \"maybe\""
-        ])
-        #expect(issues("state_dir: s\nstate_dir: t\nlisten: :1\n").first?.contains("duplicated key(s): 'state_dir'") == true)
+        #expect(
+            issues("state_dir: s\nlisten: :1\nworker: { max_concurrency: lots }\n") == [
+                "worker.max_concurrency: must be an integer, not \"lots\""
+            ])
+        #expect(
+            issues("state_dir: s\nlisten: :1\nsupervisor: { watchdog: maybe }\n") == [
+                "supervisor.watchdog: must be true or false, not \"maybe\""
+            ])
+        #expect(
+            issues("state_dir: s\nstate_dir: t\nlisten: :1\n").first?.contains("duplicated key(s): 'state_dir'") == true
+        )
         do {
             _ = try ConfigLoader.load(path: directory.file("nowhere.yaml"))
             Issue.record("expected file not found")
@@ -198,8 +209,12 @@ struct ConfigTests {
     func diff() throws {
         try directory.write("a", "one\n")
         try directory.write("b", "two\n")
-        let old = try load("state_dir: s\nlisten: :1\napi: { token_file: ./a }\nprojects:\n  - { name: x, tracker: local, repo: { url: /x } }\n")
-        let new = try load("state_dir: s\nlisten: :1\napi: { token_file: ./b }\nbreaker: { threshold: 5 }\nprojects:\n  - { name: y, tracker: local, repo: { url: /y } }\n")
+        let old = try load(
+            "state_dir: s\nlisten: :1\napi: { token_file: ./a }\nprojects:\n  - { name: x, tracker: local, repo: { url: /x } }\n"
+        )
+        let new = try load(
+            "state_dir: s\nlisten: :1\napi: { token_file: ./b }\nbreaker: { threshold: 5 }\nprojects:\n  - { name: y, tracker: local, repo: { url: /y } }\n"
+        )
         let changes = ConfigDiff.changes(from: old, to: new)
         #expect(changes == ["api changed", "breaker changed", "project y added", "project x removed"])
         #expect(ConfigDiff.changes(from: old, to: old).isEmpty)

@@ -63,7 +63,10 @@ extension ProcessLevel {
             let config = try directory.write("bosun.yaml", "state_dir: ./state\nlisten: 127.0.0.1:0\n")
             let status = try await bosun(["status", "-c", config], in: directory)
             #expect(status.status == .exited(code: 3))
-            #expect(status.output == "bosun: no supervisor is running for \(config) (nothing answers on \(directory.file("state/run/control.sock")))\n")
+            #expect(
+                status.output
+                    == "bosun: no supervisor is running for \(config) (nothing answers on \(directory.file("state/run/control.sock")))\n"
+            )
 
             let missing = try await bosun(["status", "-c", directory.file("absent.yaml")], in: directory)
             #expect(missing.status == .exited(code: 1))
@@ -72,7 +75,9 @@ extension ProcessLevel {
             try await withBosun { bosun in
                 let unknown = try await bosun.cli(["restart", "janitor"])
                 #expect(unknown.status == .exited(code: 1))
-                #expect(unknown.output == "bosun: no process named janitor; the processes are ingress, worker, gatekeeper\n")
+                #expect(
+                    unknown.output == "bosun: no process named janitor; the processes are ingress, worker, gatekeeper\n"
+                )
                 let version = try await bosun.cli(["version"])
                 #expect(version.status == .exited(code: 64))  // a usage error: version takes no -c
                 let plainVersion = try await run(Binaries.bosun, ["version"], in: bosun.directory)
@@ -94,9 +99,14 @@ extension ProcessLevel {
                 """)
             let check = try await bosun(["check-config", "-c", config], in: directory)
             #expect(check.status == .exited(code: 1))
-            #expect(check.output.contains("\(config): listen: must be host:port (e.g. 127.0.0.1:8787), not everywhere (line 2)"))
-            #expect(check.output.contains("\(config): worker.max_concurrency: must be between 1 and 256, not 0 (line 3)"))
-            #expect(check.output.contains("\(config): projects[0].webhook.secret_file: file not found (\(directory.file("nope"))) (line 5)"))
+            #expect(
+                check.output.contains(
+                    "\(config): listen: must be host:port (e.g. 127.0.0.1:8787), not everywhere (line 2)"))
+            #expect(
+                check.output.contains("\(config): worker.max_concurrency: must be between 1 and 256, not 0 (line 3)"))
+            #expect(
+                check.output.contains(
+                    "\(config): projects[0].webhook.secret_file: file not found (\(directory.file("nope"))) (line 5)"))
             #expect(check.output.contains("3 error(s)"))
 
             let run = try await bosun(["run", "-c", config], in: directory)
@@ -117,7 +127,8 @@ extension ProcessLevel {
                 let pids = try await bosun.status().processes.map(\.pid)
                 let original = try String(contentsOfFile: bosun.configPath, encoding: .utf8)
 
-                try (original + "worker: { lease_s: soon }\n").write(toFile: bosun.configPath, atomically: true, encoding: .utf8)
+                try (original + "worker: { lease_s: soon }\n").write(
+                    toFile: bosun.configPath, atomically: true, encoding: .utf8)
                 let broken = try await bosun.cli(["reload"])
                 #expect(broken.status == .exited(code: 1))
                 #expect(broken.output.contains("the config is invalid; nothing changed"))
@@ -151,7 +162,9 @@ extension ProcessLevel {
                 #expect(try await bosun.status().breaker.threshold == 7)
                 for name in ["ingress", "worker", "gatekeeper"] {
                     try await eventually("\(name) reloaded") {
-                        let log = (try? String(contentsOfFile: bosun.directory.file("state/logs/\(name).log"), encoding: .utf8)) ?? ""
+                        let log =
+                            (try? String(
+                                contentsOfFile: bosun.directory.file("state/logs/\(name).log"), encoding: .utf8)) ?? ""
                         return log.contains("config reloaded changes=\"[\\\"breaker changed\\\"]\"")
                     }
                 }
@@ -168,7 +181,9 @@ extension ProcessLevel {
                 kill(worker.pid!, SIGKILL)
                 let replacement = try await bosun.waitForReplacement(of: "worker", oldPID: worker.pid)
                 try await eventually("the new worker is told it is paused") {
-                    let log = (try? String(contentsOfFile: bosun.directory.file("state/logs/worker.log"), encoding: .utf8)) ?? ""
+                    let log =
+                        (try? String(contentsOfFile: bosun.directory.file("state/logs/worker.log"), encoding: .utf8))
+                        ?? ""
                     return log.contains("[\(replacement.pid!)] info claims paused")
                 }
                 #expect(await bosun.stop() == .exited(code: 0))
@@ -201,7 +216,9 @@ extension ProcessLevel {
                 let retryIn = breaker.retryAt!.timeIntervalSince(breaker.openedAt!)
                 #expect(retryIn == 120)
                 try await eventually("the worker hears of it") {
-                    let log = (try? String(contentsOfFile: bosun.directory.file("state/logs/worker.log"), encoding: .utf8)) ?? ""
+                    let log =
+                        (try? String(contentsOfFile: bosun.directory.file("state/logs/worker.log"), encoding: .utf8))
+                        ?? ""
                     return log.contains("event breaker_changed") && log.contains("\"state\": \"open\"")
                 }
                 let shown = try await bosun.cli(["breaker"])

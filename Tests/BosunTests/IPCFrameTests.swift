@@ -82,7 +82,9 @@ struct IPCFrameTests {
         #expect(code("{\"v\":1,\"id\":1,\"kind\":\"shout\",\"type\":\"x\"}") == .malformed)
         #expect(code("{\"v\":2,\"id\":1,\"kind\":\"request\",\"type\":\"status\"}") == .unsupportedVersion)
         let good = try IPCInbound(
-            frame: ByteBuffer(string: "{\"v\":1,\"id\":7,\"kind\":\"request\",\"type\":\"restart\",\"payload\":{\"name\":\"worker\"}}"))
+            frame: ByteBuffer(
+                string: "{\"v\":1,\"id\":7,\"kind\":\"request\",\"type\":\"restart\",\"payload\":{\"name\":\"worker\"}}"
+            ))
         #expect(good.id == 7)
         #expect(good.kind == .request)
         #expect(try good.payload(as: Restart.self).name == "worker")

@@ -9,7 +9,9 @@ import Glibc
 extension ProcessLevel {
     @Suite("sd_notify")
     struct Notify {
-        @Test("READY=1 only once all children are ready; WATCHDOG=1 at half the timeout; RELOADING=1 then READY=1 on SIGHUP; STOPPING=1 on stop")
+        @Test(
+            "READY=1 only once all children are ready; WATCHDOG=1 at half the timeout; RELOADING=1 then READY=1 on SIGHUP; STOPPING=1 on stop"
+        )
         func protocolOverDatagrams() async throws {
             let scratch = TemporaryDirectory("bosun-notify")
             let notify = try NotifySocket(path: scratch.file("notify.sock"))
@@ -52,7 +54,9 @@ extension ProcessLevel {
                 // WATCHDOG_USEC=400 ms: a ping every 200 ms.
                 let windowStart = ContinuousClock.now
                 try await Task.sleep(for: .seconds(2))
-                let pings = notify.with("WATCHDOG=1").filter { $0.at >= windowStart && $0.at < windowStart + .seconds(2) }
+                let pings = notify.with("WATCHDOG=1").filter {
+                    $0.at >= windowStart && $0.at < windowStart + .seconds(2)
+                }
                 #expect((7...13).contains(pings.count), "\(pings.count) pings in 2 s")
 
                 bosun.process.signal(SIGHUP)

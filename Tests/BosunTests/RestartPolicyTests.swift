@@ -56,7 +56,8 @@ struct RestartPolicyTests {
         var policy = policy(budget: 100, window: 30)
         _ = policy.childCrashed(at: start, uptime: .zero)
         _ = policy.childCrashed(at: start + .seconds(1), uptime: .zero)
-        #expect(policy.childCrashed(at: start + .seconds(100), uptime: .seconds(99)) == .restart(after: .milliseconds(100)))
+        #expect(
+            policy.childCrashed(at: start + .seconds(100), uptime: .seconds(99)) == .restart(after: .milliseconds(100)))
     }
 
     @Test("reset clears the budget and the delay")

@@ -13,7 +13,11 @@ struct StoreTests {
 
     func counterDatabase() throws -> Database {
         let database = try Database(path: path)
-        try database.migrate([Migration(version: 1, name: "counter", sql: "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);")])
+        try database.migrate([
+            Migration(
+                version: 1, name: "counter",
+                sql: "CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);")
+        ])
         return database
     }
 
@@ -176,7 +180,8 @@ struct StoreTests {
         let first = try counterDatabase()
         let second = try Database(path: path)
         let python = "/usr/bin/python3"
-        #expect(FileManager.default.isExecutableFile(atPath: python), "python3 is the second process; setup installs it")
+        #expect(
+            FileManager.default.isExecutableFile(atPath: python), "python3 is the second process; setup installs it")
         let script = """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)

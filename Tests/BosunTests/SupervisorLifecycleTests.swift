@@ -45,7 +45,9 @@ extension ProcessLevel {
                 // Each child's output lands in its own log file.
                 try await eventually("per-process log files") {
                     ["ingress", "worker", "gatekeeper", "supervisor"].allSatisfy { name in
-                        let log = (try? String(contentsOfFile: bosun.directory.file("state/logs/\(name).log"), encoding: .utf8)) ?? ""
+                        let log =
+                            (try? String(
+                                contentsOfFile: bosun.directory.file("state/logs/\(name).log"), encoding: .utf8)) ?? ""
                         return log.contains(name == "supervisor" ? "all children ready" : "reported ready")
                     }
                 }
@@ -168,7 +170,9 @@ extension ProcessLevel {
                     #expect(bosun.output.contains("info \(name) stopped"), "\(name) did not stop cleanly")
                 }
                 #expect(!bosun.output.contains("did not stop within"))
-                let exits = bosun.output.split(separator: "\n").filter { $0.contains(" stopped pid=") && $0.contains("status=") }
+                let exits = bosun.output.split(separator: "\n").filter {
+                    $0.contains(" stopped pid=") && $0.contains("status=")
+                }
                 #expect(exits.count == 3)
                 #expect(exits.allSatisfy { $0.hasSuffix("status=\"exit 0\"") }, "\(exits)")
                 #expect(!FileManager.default.fileExists(atPath: bosun.controlSocket))

@@ -46,8 +46,11 @@ struct InitCommand: ParsableCommand {
             fail("\(path) already exists; not overwriting it")
         }
         guard let token = randomHex(bytes: 32) else { fail("cannot read /dev/urandom") }
-        guard fileManager.createFile(atPath: tokenPath, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]),
-            fileManager.createFile(atPath: configPath, contents: Data(StarterConfig.text.utf8), attributes: [.posixPermissions: 0o640])
+        guard
+            fileManager.createFile(
+                atPath: tokenPath, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]),
+            fileManager.createFile(
+                atPath: configPath, contents: Data(StarterConfig.text.utf8), attributes: [.posixPermissions: 0o640])
         else {
             fail("cannot write into \(directory)")
         }

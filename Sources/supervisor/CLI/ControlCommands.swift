@@ -37,7 +37,8 @@ struct RestartCommand: AsyncParsableCommand {
         try await reportingFailures {
             let config = try? ConfigLoader.load(path: options.path)
             let wait = (config?.supervisor.readyTimeoutSeconds ?? 30) + (config?.supervisor.stopGraceSeconds ?? 10) + 10
-            let status = try await ControlClient.send(Restart(name: name), configPath: options.path, timeout: .seconds(wait))
+            let status = try await ControlClient.send(
+                Restart(name: name), configPath: options.path, timeout: .seconds(wait))
             print("\(status.name) restarted: pid \(status.pid.map(String.init) ?? "-"), \(status.state.rawValue)")
         }
     }

@@ -5,15 +5,18 @@ import IPC
 enum StatusTable {
     static func render(_ report: StatusReport) -> String {
         let supervisor = report.supervisor
-        var text = "bosun \(supervisor.version) · pid \(supervisor.pid) · \(supervisor.state) · listening on "
+        var text =
+            "bosun \(supervisor.version) · pid \(supervisor.pid) · \(supervisor.state) · listening on "
             + "\(supervisor.listen) · up \(duration(supervisor.uptimeS))\n"
         text += "status: \(supervisor.statusText)\n\n"
-        let rows = [["PROCESS", "PID", "STATE", "RESTARTS", "UPTIME", "LAST EXIT"]]
+        let rows =
+            [["PROCESS", "PID", "STATE", "RESTARTS", "UPTIME", "LAST EXIT"]]
             + report.processes.map { process in
                 var state = process.state.rawValue
                 if let backoff = process.backoffMs { state += " (\(backoff) ms)" }
                 if process.paused == true { state += ", paused" }
-                var exit = process.lastExit.map { "\($0.description), \(duration(-$0.at.timeIntervalSinceNow)) ago" } ?? "-"
+                var exit =
+                    process.lastExit.map { "\($0.description), \(duration(-$0.at.timeIntervalSinceNow)) ago" } ?? "-"
                 if let failure = process.failure { exit += " — \(failure)" }
                 return [
                     process.name, process.pid.map(String.init) ?? "-", state, String(process.restarts),
@@ -22,9 +25,10 @@ enum StatusTable {
             }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
         for row in rows {
-            text += row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ") + "\n"
+            text +=
+                row.enumerated().map { index, cell in
+                    index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                }.joined(separator: "  ") + "\n"
         }
         text += "\n" + describe(report.breaker) + "\n"
         return text

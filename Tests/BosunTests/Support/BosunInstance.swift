@@ -73,7 +73,9 @@ final class BosunInstance: @unchecked Sendable {
     }
 
     /// Waits until `name` is ready with a pid other than `oldPID`.
-    func waitForReplacement(of name: String, oldPID: Int32?, timeout: Duration = .seconds(30)) async throws
+    func waitForReplacement(
+        of name: String, oldPID: Int32?, timeout: Duration = .seconds(30)
+    ) async throws
         -> ProcessStatus
     {
         var latest: ProcessStatus?

@@ -34,6 +34,8 @@ final class ConnectLoop: Sendable {
     func stop() -> (succeeded: Int, refused: Int, otherErrors: Int) {
         running.store(false, ordering: .relaxed)
         finished.wait()
-        return (succeeded.load(ordering: .relaxed), refused.load(ordering: .relaxed), otherErrors.load(ordering: .relaxed))
+        return (
+            succeeded.load(ordering: .relaxed), refused.load(ordering: .relaxed), otherErrors.load(ordering: .relaxed)
+        )
     }
 }

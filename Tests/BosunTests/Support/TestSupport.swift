@@ -101,7 +101,9 @@ final class TestProcess: @unchecked Sendable {
 }
 
 /// Runs a command to completion and returns its exit status and output (stdout and stderr together).
-func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory)
+func run(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory
+)
     async throws -> (status: TerminationStatus, output: String)
 {
     let outputFile = directory.file("cmd-\(UInt64.random(in: 0...UInt64.max)).out")
@@ -114,7 +116,9 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
 }
 
 /// Runs `bosun` with `arguments`.
-func bosun(_ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory)
+func bosun(
+    _ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory
+)
     async throws -> (status: TerminationStatus, output: String)
 {
     try await run(Binaries.bosun, arguments, environment: environment, in: directory)

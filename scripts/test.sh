@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, checks formatting, builds, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift format lint --strict --recursive Sources Tests Package.swift
+swift build --build-tests
+swift test --skip-build
