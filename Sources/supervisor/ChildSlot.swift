@@ -44,9 +44,14 @@ struct ChildSlot: Sendable {
         let uptime = current.map { now - $0.spawnedAt }
         return ProcessStatus(
             name: name.rawValue, pid: current?.pid, state: state, restarts: restarts,
-            uptimeS: uptime.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 },
+            uptimeS: uptime.map(Self.seconds),
             lastExit: lastExit, backoffMs: state == .backoff ? backoff.map(Self.milliseconds) : nil,
             failure: state == .failed || state == .backoff ? failure : nil, paused: paused)
+    }
+
+    /// Seconds with millisecond precision, as status reports them.
+    static func seconds(_ duration: Duration) -> Double {
+        Double(milliseconds(duration)) / 1000
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

@@ -11,8 +11,8 @@ extension Supervisor {
     /// The stop sequence: `STOPPING=1`, every process asked to stop (IPC `stop`, or SIGTERM without a link), SIGKILL
     /// to the process group of any still there after the grace period, then `run` returns.
     func shutdown(reason: String) async {
-        guard phase != "stopping" else { return }
-        phase = "stopping"
+        guard phase != .stopping else { return }
+        phase = .stopping
         statusText = "stopping: \(reason)"
         notifier.stopping(status: statusText)
         logger.info("stopping", metadata: ["reason": "\(reason)"])
@@ -103,7 +103,7 @@ extension Supervisor {
     }
 
     private func beginMaintenance(_ what: String) throws(SupervisorError) {
-        guard phase != "stopping" else { throw SupervisorError(.busy, "bosun is stopping") }
+        guard phase != .stopping else { throw SupervisorError(.busy, "bosun is stopping") }
         if let running = maintenance {
             throw SupervisorError(.busy, "a \(running) is in progress; try again when it is done")
         }
@@ -296,7 +296,10 @@ extension Supervisor {
     /// change (`state_dir`, `listen`), changes nothing and throws why. Otherwise the supervisor applies its part and
     /// each running child re-reads the new snapshot.
     func reload() async throws(SupervisorError) -> ReloadReport {
-        guard phase != "stopping" else { throw SupervisorError(.busy, "bosun is stopping") }
+        guard phase != .stopping else { throw SupervisorError(.busy, "bosun is stopping") }
+        guard !reloading else { throw SupervisorError(.busy, "a reload is in progress; try again when it is done") }
+        reloading = true
+        defer { reloading = false }
         let source: ConfigSource
         do {
             source = try ConfigLoader.loadSource(path: config.file)
@@ -316,9 +319,6 @@ extension Supervisor {
         }
 
         notifier.reloading(status: "reloading \(config.file)")
-        let previousPhase = phase
-        phase = "reloading"
-        defer { phase = previousPhase == "reloading" ? "running" : previousPhase }
         do {
             try ConfigSnapshot.write(source.text, to: layout.configSnapshot)
         } catch {

@@ -35,8 +35,18 @@ actor Supervisor {
     var slots: [ChildName: ChildSlot]
     var breaker: CircuitBreaker
     var paused: Bool
-    /// `starting`, `running`, `reloading`, `stopping`.
-    var phase = "starting"
+    /// Where the supervisor is in its life.
+    enum Phase: String {
+        /// Until all three children have been ready once (READY=1).
+        case starting
+        case running
+        /// From the first stop request on; nothing is (re)started any more.
+        case stopping
+    }
+
+    var phase = Phase.starting
+    /// True while a reload runs; one at a time.
+    var reloading = false
     var statusText = "starting"
     /// READY=1 has been sent.
     var announcedReady = false
@@ -84,11 +94,15 @@ actor Supervisor {
             uniqueKeysWithValues: ChildName.allCases.map {
                 ($0, ChildSlot(name: $0, policy: RestartPolicy(config: config.supervisor.restart)))
             })
-        let stored = try? database.loadBreaker()
-        self.breaker =
-            stored.map { CircuitBreaker(config: config.breaker, record: $0) }
-            ?? CircuitBreaker(config: config.breaker)
-        self.paused = (try? database.operatorFlag("paused")) == "true"
+        do {
+            let stored = try database.loadBreaker()
+            self.breaker =
+                stored.map { CircuitBreaker(config: config.breaker, record: $0) }
+                ?? CircuitBreaker(config: config.breaker)
+            self.paused = try database.operatorFlag("paused") == "true"
+        } catch {
+            throw SupervisorError(.setup, "cannot read the supervisor's state from \(database.path): \(error)")
+        }
     }
 
     // MARK: Life
@@ -154,7 +168,7 @@ actor Supervisor {
     /// a crash. Returns the pid, or nil if nothing could be started.
     @discardableResult
     func spawn(_ name: ChildName) async -> Int32? {
-        guard phase != "stopping" else { return nil }
+        guard phase != .stopping else { return nil }
         timers.cancel("restart.\(name.rawValue)")
         slots[name]!.state = .starting
         slots[name]!.backoff = nil
@@ -291,7 +305,7 @@ actor Supervisor {
         let instance = slots[name]!.current!
         slots[name]!.current = nil
         slots[name]!.lastExit = record
-        if phase == "stopping" {
+        if phase == .stopping {
             logger.info("\(name.rawValue) stopped", metadata: ["pid": "\(pid)", "status": "\(status)"])
             publishStatus()
             return
@@ -306,7 +320,7 @@ actor Supervisor {
 
     /// Applies the restart policy to a crash.
     func crashed(_ name: ChildName, uptime: Duration) {
-        guard phase != "stopping" else { return }
+        guard phase != .stopping else { return }
         switch slots[name]!.policy.childCrashed(at: .now, uptime: uptime) {
         case .restart(let delay):
             slots[name]!.state = .backoff
@@ -416,9 +430,9 @@ actor Supervisor {
     func publishStatus() {
         let text = describeChildren()
         let allReady = slots.values.allSatisfy { $0.state == .ready }
-        if allReady && !announcedReady && phase == "starting" {
+        if allReady && !announcedReady && phase == .starting {
             announcedReady = true
-            phase = "running"
+            phase = .running
             statusText = text
             notifier.ready(status: text)
             logger.info("all children ready")
@@ -430,7 +444,7 @@ actor Supervisor {
     }
 
     private func describeChildren() -> String {
-        if phase == "stopping" { return "stopping" }
+        if phase == .stopping { return "stopping" }
         let parts = ChildName.allCases.map { name -> String in
             let slot = slots[name]!
             switch slot.state {
@@ -447,12 +461,12 @@ actor Supervisor {
 
     func status() -> StatusReport {
         let now = ContinuousClock.now
-        let uptime = now - startedAt
         return StatusReport(
             supervisor: SupervisorStatus(
-                pid: getpid(), version: BosunVersion.current, state: phase, listen: listener.address,
+                pid: getpid(), version: BosunVersion.current, state: reloading ? "reloading" : phase.rawValue,
+                listen: listener.address,
                 config: config.file,
-                uptimeS: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+                uptimeS: ChildSlot.seconds(now - startedAt),
                 statusText: statusText),
             processes: ChildName.allCases.map { slots[$0]!.status(now: now, paused: $0 == .worker ? paused : nil) },
             breaker: breaker.status)

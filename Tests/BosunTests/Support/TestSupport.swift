@@ -203,3 +203,9 @@ func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
 func zombieChildren(of pid: Int32) -> [ProcessStat] {
     ProcessTable.all().filter { $0.parentPID == pid && $0.isZombie }
 }
+
+/// The arguments of a process from `/proc/PID/cmdline`, joined by spaces; empty if it is gone.
+func commandLine(of pid: Int32) -> String {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+    return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+}
