@@ -8,7 +8,7 @@ in state `ready`. Then leaves Bosun idle and reads the CPU time and resident mem
 The restart policy is set to a 1 ms base delay so that the figure is the mechanism's cost (reap, spawn, exec,
 handshake, ready), not the configured backoff.
 
-Usage: bench/restart_latency.py --bin .build/release [--kills 100] [--idle 30]
+Usage: bench/restart_latency.py --bin .build/release [--kills 100] [--idle 60]
 """
 import argparse
 import json
@@ -63,10 +63,11 @@ def percentile(values, fraction):
     return ordered[index]
 
 
-def cpu_ticks(pid):
+def cpu_seconds(pid):
+    """User + system CPU time of a process, threads that have ended included (/proc/PID/stat, in clock ticks)."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid):
@@ -81,7 +82,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True, help="directory with bosun and its children (a release build)")
     parser.add_argument("--kills", type=int, default=100)
-    parser.add_argument("--idle", type=int, default=30, help="seconds of idle measurement")
+    parser.add_argument("--idle", type=int, default=60, help="seconds of idle measurement")
     args = parser.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="bosun-bench-")
@@ -115,7 +116,7 @@ def main():
             os.kill(old, signal.SIGKILL)
             while True:
                 process = control.processes()[name]
-                if process["pid"] not in (None, old) and process["state"] == "ready":
+                if process.get("pid") not in (None, old) and process["state"] == "ready":
                     samples[name].append((time.perf_counter() - killed_at) * 1000)
                     break
                 if time.perf_counter() - killed_at > 30:
@@ -148,20 +149,20 @@ def main():
         pids = {"supervisor": supervisor.pid}
         pids.update({name: p["pid"] for name, p in report.processes().items()})
         report.sock.close()
-        ticks_per_second = os.sysconf("SC_CLK_TCK")
-        before = {name: cpu_ticks(pid) for name, pid in pids.items()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(args.idle)
-        after = {name: cpu_ticks(pid) for name, pid in pids.items()}
-        print(f"idle over {args.idle} s (CPU % of one core, RSS):")
+        after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        tick = 100 / os.sysconf("SC_CLK_TCK") / args.idle
+        print(f"idle over {args.idle} s (CPU % of one core, resolution {tick:.3f}%; RSS):")
         total_cpu = 0.0
         total_rss = 0
         for name, pid in pids.items():
-            cpu = (after[name] - before[name]) / ticks_per_second / args.idle * 100
+            cpu = (after[name] - before[name]) / args.idle * 100
             rss = rss_kib(pid)
             total_cpu += cpu
             total_rss += rss
-            print(f"  {name:<11} cpu {cpu:5.2f}%  rss {rss / 1024:6.1f} MiB")
-        print(f"  {'total':<11} cpu {total_cpu:5.2f}%  rss {total_rss / 1024:6.1f} MiB")
+            print(f"  {name:<11} cpu {cpu:6.3f}%  rss {rss / 1024:6.1f} MiB")
+        print(f"  {'total':<11} cpu {total_cpu:6.3f}%  rss {total_rss / 1024:6.1f} MiB")
     finally:
         supervisor.send_signal(signal.SIGTERM)
         try:

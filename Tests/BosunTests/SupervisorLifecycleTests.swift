@@ -108,6 +108,11 @@ extension ProcessLevel {
                 #expect(report.processes.first { $0.name == "ingress" }?.state == .ready)
                 #expect(report.supervisor.statusText.contains("gatekeeper FAILED"))
                 #expect(try httpGet(port: try await bosun.port(), path: "/healthz").status == 200)
+                let json = try await bosun.cli(["status", "--json"]).output
+                #expect(json.contains("{\"backoff_ms\":null,\"failure\":\"restarted 4 times within 60s (budget 4)\""))
+                #expect(
+                    json.contains(
+                        "\"name\":\"gatekeeper\",\"paused\":null,\"pid\":null,\"restarts\":4,\"state\":\"failed\""))
 
                 #expect(FileManager.default.createFile(atPath: flag, contents: nil))
                 let restart = try await bosun.cli(["restart", "gatekeeper"])

@@ -10,7 +10,7 @@ public enum BreakerState: String, Codable, Sendable {
     case halfOpen = "half_open"
 }
 
-/// The breaker as `bosun status` and the worker see it.
+/// The breaker as `bosun status` and the worker see it. Absent values encode as `null`.
 public struct BreakerStatus: Codable, Sendable, Equatable {
     public var state: BreakerState
     /// Transient failures in a row so far.
@@ -39,6 +39,22 @@ public struct BreakerStatus: Codable, Sendable, Equatable {
         self.retryAt = retryAt
         self.trips = trips
         self.reason = reason
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case state, consecutiveTransients, threshold, pauseS, openedAt, retryAt, trips, reason
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(state, forKey: .state)
+        try container.encode(consecutiveTransients, forKey: .consecutiveTransients)
+        try container.encode(threshold, forKey: .threshold)
+        try container.encode(pauseS, forKey: .pauseS)
+        try container.encode(openedAt, forKey: .openedAt)
+        try container.encode(retryAt, forKey: .retryAt)
+        try container.encode(trips, forKey: .trips)
+        try container.encode(reason, forKey: .reason)
     }
 }
 

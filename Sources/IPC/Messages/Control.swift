@@ -13,7 +13,7 @@ public enum ProcessState: String, Codable, Sendable {
     case stopping
 }
 
-/// How a process last ended.
+/// How a process last ended. Absent values encode as `null`, so that every record has the same keys.
 public struct ExitRecord: Codable, Sendable, Equatable {
     /// The exit code, when it exited.
     public var code: Int32?
@@ -29,9 +29,22 @@ public struct ExitRecord: Codable, Sendable, Equatable {
         self.description = description
         self.at = at
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case code, signal, description, at
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(code, forKey: .code)
+        try container.encode(signal, forKey: .signal)
+        try container.encode(description, forKey: .description)
+        try container.encode(at, forKey: .at)
+    }
 }
 
-/// One supervised process in `bosun status`.
+/// One supervised process in `bosun status`. Absent values encode as `null`, so that every process has the same
+/// keys.
 public struct ProcessStatus: Codable, Sendable, Equatable {
     /// `ingress`, `worker` or `gatekeeper`.
     public var name: String
@@ -62,6 +75,23 @@ public struct ProcessStatus: Codable, Sendable, Equatable {
         self.backoffMs = backoffMs
         self.failure = failure
         self.paused = paused
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, pid, state, restarts, uptimeS, lastExit, backoffMs, failure, paused
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(state, forKey: .state)
+        try container.encode(restarts, forKey: .restarts)
+        try container.encode(uptimeS, forKey: .uptimeS)
+        try container.encode(lastExit, forKey: .lastExit)
+        try container.encode(backoffMs, forKey: .backoffMs)
+        try container.encode(failure, forKey: .failure)
+        try container.encode(paused, forKey: .paused)
     }
 }
 
