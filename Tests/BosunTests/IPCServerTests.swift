@@ -122,14 +122,7 @@ struct IPCServerTests {
         }
         // The first server is gone and its file removed; a stale file left by a crash is replaced.
         let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        _ = withUnixAddress(path) { bind(stale, $0, $1) }
         close(stale)
         #expect(FileManager.default.fileExists(atPath: path))
         try await withServer { _ in

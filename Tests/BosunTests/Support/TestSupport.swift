@@ -148,11 +148,10 @@ let quietLogger: Logger = {
     return logger
 }()
 
-/// Connects a TCP socket to 127.0.0.1:`port`; returns 0 on success or the errno of the failure.
-func tcpConnect(port: Int) -> Int32 {
+/// A TCP socket connected to 127.0.0.1:`port`, or the errno of the failure.
+func connectTCP(port: Int) -> Result<Int32, POSIXError> {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard descriptor >= 0 else { return errno }
-    defer { close(descriptor) }
+    guard descriptor >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -162,26 +161,35 @@ func tcpConnect(port: Int) -> Int32 {
             connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
     }
-    return result == 0 ? 0 : errno
+    guard result == 0 else {
+        let failure = errno
+        close(descriptor)
+        return .failure(POSIXError(POSIXErrorCode(rawValue: failure) ?? .EIO))
+    }
+    return .success(descriptor)
+}
+
+/// Connects and closes; returns 0 on success or the errno of the failure.
+func tcpConnect(port: Int) -> Int32 {
+    switch connectTCP(port: port) {
+    case .success(let descriptor):
+        close(descriptor)
+        return 0
+    case .failure(let error):
+        return error.code.rawValue
+    }
 }
 
 /// A minimal HTTP/1.1 GET over a fresh connection; returns the status code and body.
 func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
+    let descriptor: Int32
+    switch connectTCP(port: port) {
+    case .success(let connected): descriptor = connected
+    case .failure(let error): throw TestFailure("connect: \(error.code)")
+    }
     defer { close(descriptor) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard connected == 0 else { throw TestFailure("connect: errno \(errno)") }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     var response: [UInt8] = []
@@ -197,6 +205,16 @@ func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
     else { throw TestFailure("no HTTP response: \(text)") }
     let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
     return (code, body)
+}
+
+/// Calls `body` with `path` as a Unix socket address.
+func withUnixAddress<Result>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
 }
 
 /// Processes whose parent is `pid` and which are zombies.
