@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -122,17 +123,24 @@ int bosun_spawn(const bosun_spawn_request *request, pid_t *pid, int *error_numbe
         return -1;
     }
     pid_t parent = getpid();
+    // Block every signal across the fork: until the child has reset the dispositions, a signal sent to it would run
+    // the parent's handlers (the supervisor's self-pipe) in the child. The child unblocks after resetting them.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
     pid_t child = fork();
+    if (child == 0) {
+        close(report[0]);
+        child_setup_and_exec(request, parent, report[1]);
+    }
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (child < 0) {
-        *error_number = errno;
+        *error_number = fork_errno;
         *stage = "fork";
         close(report[0]);
         close(report[1]);
         return -1;
-    }
-    if (child == 0) {
-        close(report[0]);
-        child_setup_and_exec(request, parent, report[1]);
     }
     close(report[1]);
 

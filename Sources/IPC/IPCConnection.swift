@@ -165,7 +165,12 @@ public final class IPCConnection: Sendable {
                 group.addTask {
                     for await event in events { await handlers.handleEvent(event, on: self) }
                 }
-                defer { eventQueue.finish() }
+                // When reading stops, fail the waiting requests before the group waits for its handlers, which may be
+                // waiting for those very replies.
+                defer {
+                    eventQueue.finish()
+                    failPendingRequests()
+                }
                 while let frame = try await inbound.next() {
                     let message = try IPCInbound(frame: frame)
                     switch message.kind {
@@ -198,6 +203,12 @@ public final class IPCConnection: Sendable {
                 logger.warning("closing IPC connection", metadata: ["error": "\(error)"])
             }
         }
+        failPendingRequests()
+        close()
+    }
+
+    /// Marks the connection closed and fails every request still waiting for a reply.
+    private func failPendingRequests() {
         let waiting = state.withLock { state in
             state.isClosed = true
             defer { state.pending = [:] }
@@ -206,6 +217,5 @@ public final class IPCConnection: Sendable {
         for continuation in waiting {
             continuation.finish(throwing: IPCError(.closed, "connection to \(peer) closed"))
         }
-        close()
     }
 }

@@ -1,4 +1,5 @@
 import CBosunPosix
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,11 +10,23 @@ import Glibc
 /// signal mask, and SIGCHLD keeps a real handler, so the kernel never auto-reaps (a `SIG_IGN` disposition, which
 /// Dispatch signal sources install, would).
 public enum ProcessSignals {
-    /// Installs the handler for `signals` and delivers each arrival. Call once per process.
-    public static func stream(of signals: [Int32]) throws(LinuxProcessError) -> AsyncStream<Int32> {
+    private static let installed = Mutex<(descriptor: Int32, signals: [Int32])?>(nil)
+
+    /// Installs the handler for `signals`. Call it first thing in `main`, so that a signal that arrives while the
+    /// process is still starting waits in the pipe for `stream()` instead of killing it.
+    public static func install(_ signals: [Int32]) throws(LinuxProcessError) {
         let descriptor = signals.withUnsafeBufferPointer { bosun_install_signal_pipe($0.baseAddress, Int32($0.count)) }
         guard descriptor >= 0 else {
             throw LinuxProcessError(.signal, "cannot install the signal handlers", errno: errno)
+        }
+        installed.withLock { $0 = (descriptor, signals) }
+    }
+
+    /// Delivers each signal installed by `install` as it arrives, those that came before included. The reading
+    /// thread lives as long as the process. Call once.
+    public static func stream() throws(LinuxProcessError) -> AsyncStream<Int32> {
+        guard let descriptor = installed.withLock({ $0?.descriptor }) else {
+            throw LinuxProcessError(.signal, "no signal handlers are installed")
         }
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         startDetachedThread {

@@ -33,6 +33,8 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
     }
 
     private struct State {
+        /// Set by graceful shutdown: no listener may be opened any more.
+        var shuttingDown = false
         var listener: (any Channel)?
         /// One per listener ever opened: each tracks its own connections for the final quiescing.
         var quiescers: [ServerQuiescingHelper] = []
@@ -92,7 +94,8 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
             } onGracefulShutdown: {
                 self.commands.continuation.finish()
                 let quiescers = self.state.withLock { state in
-                    defer { state.listener = nil }
+                    state.shuttingDown = true
+                    state.listener = nil
                     return state.quiescers
                 }
                 self.logger.info("no longer accepting; finishing in-flight requests")
@@ -103,7 +106,9 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
 
     /// Adopts a duplicate of the descriptor; nil if already accepting.
     private func startListening() async throws -> Listener? {
-        guard state.withLock({ $0.listener == nil }) else { return nil }
+        let (open, shuttingDown) = state.withLock { ($0.listener != nil, $0.shuttingDown) }
+        guard !shuttingDown else { throw IPCError(.remote, "ingress is shutting down") }
+        guard !open else { return nil }
         let duplicate = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
         guard duplicate >= 0 else {
             throw IPCError(.remote, "cannot duplicate the listening socket: \(String(cString: strerror(errno)))")
@@ -125,12 +130,18 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
                     http.setup(channel: channel, logger: logger)
                 }
         } catch {
-            close(duplicate)
+            // NIO owns the duplicate once it was handed over, and may have closed it: leak rather than close twice.
             throw error
         }
-        state.withLock { state in
+        let admitted = state.withLock { state in
+            guard !state.shuttingDown else { return false }
             state.listener = listener.channel
             state.quiescers.append(quiescing)
+            return true
+        }
+        guard admitted else {
+            try? await listener.executeThenClose { _ in }
+            throw IPCError(.remote, "ingress is shutting down")
         }
         logger.info("accepting connections", metadata: ["fd": "\(duplicate)"])
         return listener

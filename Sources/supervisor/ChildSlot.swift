@@ -29,6 +29,8 @@ struct ChildSlot: Sendable {
     /// Set while a restart by hand or a rolling restart replaces the process: a crash of the replacement is then
     /// reported to that command instead of triggering the restart policy.
     var isBeingReplaced = false
+    /// A spawn of this child is on its way (the fork is done on the spawn thread).
+    var isSpawning = false
 
     init(name: ChildName, policy: RestartPolicy) {
         self.name = name

@@ -17,6 +17,8 @@ extension Supervisor {
         notifier.stopping(status: statusText)
         logger.info("stopping", metadata: ["reason": "\(reason)"])
         timers.cancelAll()
+        // A process whose fork is under way is not in the snapshot below yet; no new spawn starts from here on.
+        await waitForSpawns()
         var running: [(ChildName, ChildInstance)] = []
         for name in ChildName.allCases {
             slots[name]!.state = .stopping
@@ -42,7 +44,8 @@ extension Supervisor {
                 asked = error.code == .closed
             }
         }
-        if !asked {
+        // Signals only go to a pid not yet reaped: until then it cannot have been reused.
+        if !asked && known.name(of: instance.pid) != nil {
             kill(instance.pid, SIGTERM)
         }
         let grace = Duration.seconds(config.supervisor.stopGraceSeconds)
@@ -50,8 +53,10 @@ extension Supervisor {
         logger.warning(
             "\(name.rawValue) did not stop within \(config.supervisor.stopGraceSeconds)s; killing it",
             metadata: ["pid": "\(instance.pid)"])
-        kill(-instance.pid, SIGKILL)
-        kill(instance.pid, SIGKILL)
+        if known.name(of: instance.pid) != nil {
+            kill(-instance.pid, SIGKILL)
+            kill(instance.pid, SIGKILL)
+        }
         if !(await waitForExit(instance.pid, timeout: .seconds(5))) {
             logger.error("\(name.rawValue) survived SIGKILL", metadata: ["pid": "\(instance.pid)"])
         }
@@ -70,6 +75,7 @@ extension Supervisor {
         try beginMaintenance("restart of \(name.rawValue)")
         defer { maintenance = nil }
         slots[name]!.policy.reset()
+        await waitForSpawns(of: name)
         if slots[name]!.current == nil {
             guard let pid = await spawn(name) else {
                 throw SupervisorError(
@@ -115,6 +121,7 @@ extension Supervisor {
     /// keeps serving and the command fails.
     private func replace(_ name: ChildName, reason: String) async throws(SupervisorError) -> RollingRestartReport.Step {
         let began = ContinuousClock.now
+        await waitForSpawns(of: name)
         guard let old = slots[name]!.current else {
             guard let pid = await spawn(name) else {
                 throw SupervisorError(
@@ -128,7 +135,6 @@ extension Supervisor {
         switch name.handover {
         case .startThenStop:
             slots[name]!.isBeingReplaced = true
-            defer { slots[name]!.isBeingReplaced = false }
             let started = await spawn(name)
             do throws(SupervisorError) {
                 guard let pid = started else {
@@ -139,8 +145,12 @@ extension Supervisor {
                 try await handOverSocket(from: old, to: slots[name]!.current)
             } catch {
                 restoreAfterFailedReplacement(name, old: old, failed: started)
+                slots[name]!.isBeingReplaced = false
                 throw error
             }
+            // The new process now serves alone; from here on its crashes are ordinary ones.
+            slots[name]!.isBeingReplaced = false
+            if slots[name]!.current == nil { crashed(name, uptime: .zero) }
             await stop(old, name: name, reason: reason)
             return step(name, old: old.pid, new: started!, since: began)
         case .stopThenStart:
@@ -175,6 +185,7 @@ extension Supervisor {
     }
 
     private func restoreAfterFailedReplacement(_ name: ChildName, old: ChildInstance, failed: Int32?) {
+        timers.cancel("restart.\(name.rawValue)")
         if let failed, slots[name]!.current?.pid == failed {
             slots[name]!.retiring[failed] = slots[name]!.current
             slots[name]!.current = nil
@@ -182,8 +193,14 @@ extension Supervisor {
         }
         if let survivor = slots[name]!.retiring.removeValue(forKey: old.pid) {
             slots[name]!.current = survivor
-            slots[name]!.state = survivor.isReady ? .ready : .starting
-            logger.warning("\(name.rawValue): the replacement failed; the old process keeps serving")
+            if survivor.isReady {
+                slots[name]!.state = .ready
+                logger.warning("\(name.rawValue): the replacement failed; the old process keeps serving")
+            } else {
+                // It never got to serve (its ready was ignored while it was being replaced): start over cleanly.
+                logger.warning("\(name.rawValue): the replacement failed and the old process was not ready; killing it")
+                kill(-survivor.pid, SIGKILL)
+            }
         } else {
             crashed(name, uptime: .zero)
         }

@@ -168,7 +168,9 @@ actor Supervisor {
     /// a crash. Returns the pid, or nil if nothing could be started.
     @discardableResult
     func spawn(_ name: ChildName) async -> Int32? {
-        guard phase != .stopping else { return nil }
+        guard phase != .stopping, !slots[name]!.isSpawning else { return nil }
+        slots[name]!.isSpawning = true
+        defer { slots[name]!.isSpawning = false }
         timers.cancel("restart.\(name.rawValue)")
         slots[name]!.state = .starting
         slots[name]!.backoff = nil
@@ -200,6 +202,13 @@ actor Supervisor {
             startFailed(name, error.description)
             return nil
         }
+        guard slots[name]!.current == nil else {
+            // Never two current processes of one child: this one lost a race it should not have entered.
+            logger.error("\(name.rawValue) already has a process; killing the extra one", metadata: ["pid": "\(pid)"])
+            kill(-pid, SIGKILL)
+            close(output.read)
+            return nil
+        }
         known.insert(pid, as: name)
         slots[name]!.current = ChildInstance(pid: pid, spawnedAt: .now)
         logger.info("spawned \(name.rawValue)", metadata: ["pid": "\(pid)"])
@@ -214,7 +223,7 @@ actor Supervisor {
         do {
             try await ChildOutput.pump(descriptor: output.read, sink: outputSink(for: name, pid: pid))
         } catch {
-            close(output.read)
+            // NIO owns the descriptor once it was handed over, and may have closed it: leak rather than close twice.
             logger.error("cannot read the output of \(name.rawValue)", metadata: ["error": "\(error)"])
         }
         return pid
@@ -270,7 +279,8 @@ actor Supervisor {
     private func startFailed(_ name: ChildName, _ message: String) {
         logger.error("cannot start \(name.rawValue)", metadata: ["error": "\(message)"])
         slots[name]!.failure = message
-        crashed(name, uptime: .zero)
+        // A replacement that fails to start is the replacing command's to report; the old process still serves.
+        if !slots[name]!.isBeingReplaced { crashed(name, uptime: .zero) }
     }
 
     // MARK: Exits
@@ -279,6 +289,10 @@ actor Supervisor {
     /// or an orphaned descendant that was re-parented to the supervisor.
     func processExited(_ pid: Int32, _ status: TerminationStatus) {
         known.remove(pid)
+        exitWaiters.removeValue(forKey: pid)?.forEach { $0.resolve(true) }
+        readyWaiters.removeValue(forKey: pid)?.forEach {
+            $0.resolve(.failure(SupervisorError(.childFailed, "process \(pid) exited before it was ready: \(status)")))
+        }
         guard let name = slots.values.first(where: { $0.instance(pid) != nil })?.name else {
             if spawnsInFlight > 0 {
                 unclaimedExits[pid] = status
@@ -290,11 +304,6 @@ actor Supervisor {
         // Helpers the child left in its process group go with it (agent runs live in their own sessions).
         kill(-pid, SIGKILL)
         timers.cancel("ready.\(pid)")
-        exitWaiters.removeValue(forKey: pid)?.forEach { $0.resolve(true) }
-        readyWaiters.removeValue(forKey: pid)?.forEach {
-            $0.resolve(
-                .failure(SupervisorError(.childFailed, "\(name.rawValue) exited before it was ready: \(status)")))
-        }
 
         let record = ExitRecord(status, at: Date())
         if let retired = slots[name]!.retiring.removeValue(forKey: pid) {
@@ -360,18 +369,20 @@ actor Supervisor {
     /// rolling restart does that itself after the old ingress has let go.
     func childReady(_ connection: IPCConnection) async {
         let pid = connection.peer.pid
-        guard let name = known.name(of: pid), slots[name]!.current?.pid == pid else { return }
+        guard phase != .stopping, let name = known.name(of: pid), slots[name]!.current?.pid == pid else { return }
         if name == .ingress && !slots[name]!.isBeingReplaced {
             do {
                 _ = try await connection.request(SetAccepting(accepting: true))
             } catch {
+                // Killed only if still ours: if it already exited, its pid may since belong to someone else.
+                guard slots[name]!.current?.pid == pid else { return }
                 logger.error(
                     "ingress cannot accept connections; killing it", metadata: ["pid": "\(pid)", "error": "\(error)"])
                 slots[name]!.failure = "cannot accept connections: \(error)"
                 kill(-pid, SIGKILL)
                 return
             }
-            guard slots[name]!.current?.pid == pid else { return }
+            guard phase != .stopping, slots[name]!.current?.pid == pid else { return }
         }
         timers.cancel("ready.\(pid)")
         slots[name]!.current!.isReady = true
@@ -405,6 +416,15 @@ actor Supervisor {
         let waiter = OneShot<Result<Void, SupervisorError>>()
         readyWaiters[pid, default: []].append(waiter)
         try await waiter.wait().get()
+    }
+
+    /// Returns once no spawn of `name` (or of any child, for nil) is on its way.
+    func waitForSpawns(of name: ChildName? = nil) async {
+        while name.map({ slots[$0]!.isSpawning }) ?? (spawnsInFlight > 0) {
+            let waiter = OneShot<Void>()
+            spawnWaiters.append(waiter)
+            await waiter.wait()
+        }
     }
 
     /// Waits until `pid` has been reaped, at most `timeout`; true if it was.

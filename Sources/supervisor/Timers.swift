@@ -9,22 +9,24 @@ final class Timers: Sendable {
     /// Runs `action` after `delay`, unless cancelled or replaced first.
     func schedule(_ name: String, after delay: Duration, _ action: @escaping @Sendable () async -> Void) {
         let token = nextToken.add(1, ordering: .relaxed).newValue
-        let task = Task {
-            do {
-                try await Task.sleep(for: delay)
-            } catch {
-                return
-            }
-            let current = self.tasks.withLock { tasks -> Bool in
-                guard tasks[name]?.token == token else { return false }
-                tasks[name] = nil
-                return true
-            }
-            if current { await action() }
-        }
+        // Created and registered under the lock, so that even a zero delay finds its own entry when it fires.
         let replaced = tasks.withLock { tasks in
-            defer { tasks[name] = (token, task) }
-            return tasks[name]?.task
+            let previous = tasks[name]?.task
+            let task = Task {
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    return
+                }
+                let current = self.tasks.withLock { tasks -> Bool in
+                    guard tasks[name]?.token == token else { return false }
+                    tasks[name] = nil
+                    return true
+                }
+                if current { await action() }
+            }
+            tasks[name] = (token, task)
+            return previous
         }
         replaced?.cancel()
     }

@@ -213,6 +213,43 @@ struct IPCServerTests {
         }
     }
 
+    @Test("a request waiting for a reply fails at once when the peer goes away, even from an event handler")
+    func pendingFailsOnClose() async throws {
+        let server = try await IPCServer.bind(path: path, role: .supervisor, logger: quietLogger)
+        let (outcomes, continuation) = AsyncStream<(IPCError.Code?, Duration)>.makeStream()
+        var handlers = IPCHandlers()
+        handlers.onEvent(Note.self) { _, connection in
+            let started = ContinuousClock.now
+            do {
+                _ = try await connection.request(Ping(), timeout: .seconds(30))
+                continuation.yield((nil, ContinuousClock.now - started))
+            } catch let error as IPCError {
+                continuation.yield((error.code, ContinuousClock.now - started))
+            } catch {
+                continuation.yield((nil, ContinuousClock.now - started))
+            }
+        }
+        let serving = handlers
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await server.run(handlers: serving) }
+            defer { group.cancelAll() }
+            let raw = try RawUnixSocket(path: path)
+            raw.sendFrame(
+                "{\"v\":1,\"id\":1,\"kind\":\"request\",\"type\":\"hello\",\"payload\":"
+                    + "{\"role\":\"cli\",\"pid\":1,\"program\":\"raw\",\"version\":\"x\"}}")
+            raw.sendFrame("{\"v\":1,\"id\":2,\"kind\":\"event\",\"type\":\"note\",\"payload\":{\"text\":\"x\"}}")
+            // Wait for the server's ping to arrive, then hang up without answering it.
+            try await eventually("the server's ping") {
+                String(decoding: await raw.readAvailable(), as: UTF8.self).contains("\"type\":\"ping\"")
+            }
+            raw.close()
+            var iterator = outcomes.makeAsyncIterator()
+            let (code, elapsed) = try #require(await iterator.next())
+            #expect(code == .closed)
+            #expect(elapsed < .seconds(10))
+        }
+    }
+
     @Test("connecting where nothing listens is unreachable")
     func unreachable() async throws {
         do {

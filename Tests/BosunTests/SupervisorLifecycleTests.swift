@@ -184,6 +184,65 @@ extension ProcessLevel {
             }
         }
 
+        @Test("SIGTERM while the children are still being spawned: every one is stopped and the exit is 0")
+        func stopDuringStartup() async throws {
+            for delay in [0, 1, 2, 5, 10] {
+                let bosun = try BosunInstance()
+                // From the moment it starts spawning (before that, `main` has not even run).
+                try await eventually("spawning begins") { bosun.output.contains("starting children") }
+                try await Task.sleep(for: .milliseconds(delay))
+                let status = await bosun.stop()
+                #expect(status == .exited(code: 0), "after \(delay) ms: \(bosun.output)")
+                try await eventually(timeout: .seconds(10), "no child of this supervisor left") {
+                    processes(withEnvironment: "BOSUN_CONFIG=\(bosun.configPath)").isEmpty
+                }
+                await bosun.cleanUp()
+            }
+        }
+
+        @Test("a restart whose new ingress fails keeps the old one serving, and nothing restarts it behind the command")
+        func failedReplacementKeepsOldIngress() async throws {
+            try await withBosun { bosun in
+                let port = try await bosun.port()
+                let old = try await bosun.process("ingress")
+                let client = ConnectLoop(port: port)
+                let broken = try writeScript("broken-ingress", in: bosun.directory, "echo 'broken build' >&2; exit 1")
+                try """
+                state_dir: ./state
+                listen: 127.0.0.1:0
+                supervisor:
+                  restart: { base_ms: 20, max_ms: 20, budget: 100, window_s: 60 }
+                  executables: { ingress: \(broken) }
+                """.write(toFile: bosun.configPath, atomically: true, encoding: .utf8)
+                #expect(try await bosun.cli(["reload"]).status == .exited(code: 0))
+
+                func spawnedIngress() -> Int {
+                    bosun.output.split(separator: "\n").filter { $0.contains("info spawned ingress") }.count
+                }
+                // The new process exits before it is ready.
+                let exited = try await bosun.cli(["restart", "ingress"])
+                #expect(exited.status == .exited(code: 1))
+                #expect(exited.output.contains("exited before it was ready: exit 1"), "\(exited.output)")
+                // The new executable cannot even be executed.
+                chmod(broken, 0o644)
+                let unstartable = try await bosun.cli(["restart", "ingress"])
+                #expect(unstartable.status == .exited(code: 1))
+                #expect(unstartable.output.contains("Permission denied"), "\(unstartable.output)")
+
+                let spawns = spawnedIngress()
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(spawnedIngress() == spawns, "an ingress was spawned behind the command's back")
+                let now = try await bosun.process("ingress")
+                #expect(now.pid == old.pid)
+                #expect(now.state == .ready)
+                #expect(now.restarts == 0)
+                #expect(try httpGet(port: port, path: "/healthz").status == 200)
+                let counts = client.stop()
+                #expect(counts.refused == 0)
+                #expect(counts.otherErrors == 0)
+            }
+        }
+
         @Test("if the supervisor dies, its children exit too")
         func supervisorDeath() async throws {
             try await withBosun { bosun in

@@ -32,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { _ in LineLogHandler(level: level, sink: supervisorLogSink.write) }
             var logger = Logger(label: "bosun")
             logger.logLevel = level
-            let signals = try ProcessSignals.stream(of: Self.handledSignals)
+            let signals = try ProcessSignals.stream()
             let supervisor: Supervisor
             do {
                 supervisor = try await SupervisorBootstrap.prepare(source, logger: logger)

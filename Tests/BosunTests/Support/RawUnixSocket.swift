@@ -14,7 +14,23 @@ final class RawUnixSocket {
         guard connected == 0 else { throw TestFailure("connect \(path): errno \(errno)") }
     }
 
-    deinit { close(descriptor) }
+    deinit { Glibc.close(descriptor) }
+
+    /// Closes the socket now.
+    func close() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
+    /// Whatever has arrived so far, without waiting.
+    func readAvailable() async -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            guard count > 0 else { return received }
+            received += buffer[..<count]
+        }
+    }
 
     func send(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

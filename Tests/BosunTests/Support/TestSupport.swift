@@ -227,3 +227,14 @@ func commandLine(of pid: Int32) -> String {
     guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
     return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
 }
+
+/// Processes whose environment contains `entry` (e.g. `BOSUN_CONFIG=/tmp/x/bosun.yaml`): the children of one
+/// particular supervisor, whatever became of their parent.
+func processes(withEnvironment entry: String) -> [ProcessStat] {
+    ProcessTable.all().filter { stat in
+        guard !stat.isZombie, let data = FileManager.default.contents(atPath: "/proc/\(stat.pid)/environ") else {
+            return false
+        }
+        return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == entry }
+    }
+}
