@@ -59,6 +59,8 @@ actor Supervisor {
     private var readyWaiters: [Int32: [OneShot<Result<Void, SupervisorError>>]] = [:]
     private var exitWaiters: [Int32: [OneShot<Bool>]] = [:]
     private var spawnWaiters: [OneShot<Void>] = []
+    /// The last exits reaped, so that a command waiting on a pid that is already gone can say how it ended.
+    private var recentExits: [(pid: Int32, name: ChildName?, status: TerminationStatus)] = []
     /// Stop requests (SIGTERM, SIGINT, `bosun stop`), handled by a task of `run`.
     let stopRequests = AsyncStream<String>.makeStream()
     /// Reloads asked for by SIGHUP, handled by a task of `run`.
@@ -289,11 +291,14 @@ actor Supervisor {
     /// or an orphaned descendant that was re-parented to the supervisor.
     func processExited(_ pid: Int32, _ status: TerminationStatus) {
         known.remove(pid)
+        let owner = slots.values.first(where: { $0.instance(pid) != nil })?.name
         exitWaiters.removeValue(forKey: pid)?.forEach { $0.resolve(true) }
         readyWaiters.removeValue(forKey: pid)?.forEach {
-            $0.resolve(.failure(SupervisorError(.childFailed, "process \(pid) exited before it was ready: \(status)")))
+            $0.resolve(.failure(SupervisorError(.childFailed, Self.exitedBeforeReady(pid, owner, status))))
         }
-        guard let name = slots.values.first(where: { $0.instance(pid) != nil })?.name else {
+        recentExits.append((pid, owner, status))
+        if recentExits.count > 64 { recentExits.removeFirst() }
+        guard let name = owner else {
             if spawnsInFlight > 0 {
                 unclaimedExits[pid] = status
             } else {
@@ -410,12 +415,17 @@ actor Supervisor {
     /// Waits until the process `pid` reports ready; fails if it exits first or takes longer than the ready timeout.
     func waitUntilReady(_ pid: Int32) async throws(SupervisorError) {
         guard let name = known.name(of: pid) else {
-            throw SupervisorError(.childFailed, "process \(pid) exited before it was ready")
+            let exit = recentExits.last { $0.pid == pid }
+            throw SupervisorError(.childFailed, Self.exitedBeforeReady(pid, exit?.name, exit?.status))
         }
         if slots[name]!.current?.pid == pid && slots[name]!.current!.isReady { return }
         let waiter = OneShot<Result<Void, SupervisorError>>()
         readyWaiters[pid, default: []].append(waiter)
         try await waiter.wait().get()
+    }
+
+    private static func exitedBeforeReady(_ pid: Int32, _ name: ChildName?, _ status: TerminationStatus?) -> String {
+        "\(name?.rawValue ?? "process") (pid \(pid)) exited before it was ready" + (status.map { ": \($0)" } ?? "")
     }
 
     /// Returns once no spawn of `name` (or of any child, for nil) is on its way.
