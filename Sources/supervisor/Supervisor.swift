@@ -172,20 +172,31 @@ actor Supervisor {
     func spawn(_ name: ChildName) async -> Int32? {
         guard phase != .stopping, !slots[name]!.isSpawning else { return nil }
         slots[name]!.isSpawning = true
-        defer { slots[name]!.isSpawning = false }
+        spawnsInFlight += 1
+        let started = await startProcess(name)
+        // The spawn is over once the process is installed (or failed); reading its output is not part of it, so
+        // that a crash-restart timer of a few milliseconds never finds the previous spawn still "in flight".
+        slots[name]!.isSpawning = false
+        spawnsInFlight -= 1
+        if spawnsInFlight == 0 { unclaimedExits.removeAll() }
+        spawnWaiters.forEach { $0.resolve(()) }
+        spawnWaiters = []
+        guard let (pid, output) = started else { return nil }
+        do {
+            try await ChildOutput.pump(descriptor: output, sink: outputSink(for: name, pid: pid))
+        } catch {
+            // NIO owns the descriptor once it was handed over, and may have closed it: leak rather than close twice.
+            logger.error("cannot read the output of \(name.rawValue)", metadata: ["error": "\(error)"])
+        }
+        return pid
+    }
+
+    /// The fork and exec of `spawn`, and the new process's installation; returns its pid and the read end of its
+    /// output pipe.
+    private func startProcess(_ name: ChildName) async -> (pid: Int32, output: Int32)? {
         timers.cancel("restart.\(name.rawValue)")
         slots[name]!.state = .starting
         slots[name]!.backoff = nil
-        spawnsInFlight += 1
-        defer {
-            spawnsInFlight -= 1
-            if spawnsInFlight == 0 {
-                unclaimedExits.removeAll()
-                spawnWaiters.forEach { $0.resolve(()) }
-                spawnWaiters = []
-            }
-        }
-
         let pid: Int32
         let output: (read: Int32, write: Int32)
         do {
@@ -214,21 +225,13 @@ actor Supervisor {
         known.insert(pid, as: name)
         slots[name]!.current = ChildInstance(pid: pid, spawnedAt: .now)
         logger.info("spawned \(name.rawValue)", metadata: ["pid": "\(pid)"])
-        spawnWaiters.forEach { $0.resolve(()) }
-        spawnWaiters = []
         let readyTimeout = Duration.seconds(config.supervisor.readyTimeoutSeconds)
         timers.schedule("ready.\(pid)", after: readyTimeout) { await self.readyTimedOut(name, pid: pid) }
         if let status = unclaimedExits.removeValue(forKey: pid) {
             processExited(pid, status)
         }
         publishStatus()
-        do {
-            try await ChildOutput.pump(descriptor: output.read, sink: outputSink(for: name, pid: pid))
-        } catch {
-            // NIO owns the descriptor once it was handed over, and may have closed it: leak rather than close twice.
-            logger.error("cannot read the output of \(name.rawValue)", metadata: ["error": "\(error)"])
-        }
-        return pid
+        return (pid, output.read)
     }
 
     /// Admission for the children's socket: the hello's role must match what the supervisor spawned at the pid the
