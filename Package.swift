@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries: one small target each; no C types leak past the Swift wrapper beside it.
@@ -71,6 +72,7 @@ let package = Package(
                 "IPC", "Store", "Config", "ProcessRuntime", logging, lifecycle,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ] + nio,
             path: "Sources/ingress", swiftSettings: strict),
         .executableTarget(
@@ -86,6 +88,7 @@ let package = Package(
             name: "BosunTests",
             dependencies: [
                 "IPC", "Store", "Config", "LinuxProcess", "Systemd", "ProcessRuntime", "BosunSupervisor",
+                "BosunIngress",
                 "CBosunCurl", logging,
             ] + nio,
             path: "Tests/BosunTests", exclude: ["Fixtures"], swiftSettings: strict),

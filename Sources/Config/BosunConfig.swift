@@ -8,6 +8,7 @@ public struct BosunConfig: Sendable, Equatable {
     /// Where ingress serves HTTP, unless systemd passes a socket.
     public var listen: ListenAddress
     public var api = APIConfig()
+    public var ingress = IngressConfig()
     public var durability = Durability.full
     public var supervisor = SupervisorConfig()
     public var breaker = BreakerConfig()
@@ -67,12 +68,26 @@ public struct APIConfig: Sendable, Equatable {
 
     /// The bearer token; without one, the API and dashboard refuse every request.
     public var token: Secret?
-    /// `/healthz` and `/readyz` without the token.
+    /// `/healthz`, `/readyz` and `/metrics` without the token.
     public var openHealth = true
-    /// `/metrics` without the token.
-    public var openMetrics = false
-    /// The largest request body ingress reads, in bytes.
+}
+
+/// The ingress HTTP server's limits.
+public struct IngressConfig: Sendable, Equatable {
+    public init() {}
+
+    /// The largest request body read, in bytes; a larger one is refused with 413 before it is read.
     public var maxBodyBytes = 25 << 20
+    /// A request's head must be complete this long after the connection opened or the previous request ended.
+    public var headerTimeoutSeconds = 10
+    /// A request's body must be complete this long after its head.
+    public var bodyTimeoutSeconds = 30
+    /// A connection with no traffic this long is closed.
+    public var idleTimeoutSeconds = 60
+    /// Plane re-signs a retry under a new delivery id: the same body within this window is a duplicate.
+    public var planeDedupeWindowSeconds = 3600
+    /// How long storing a delivery may wait for the database's write lock before the sender gets 503.
+    public var storeTimeoutMilliseconds = 2000
 }
 
 /// The fsync level of the store.
@@ -202,6 +217,9 @@ public struct ProjectConfig: Sendable, Equatable {
     public var authors: [String] = []
     /// The workflow's name; `default` is the built-in pipeline.
     public var workflow = "default"
+    /// For a Plane tracker: the Plane project this Bosun project maps to. Plane's webhooks are workspace-wide;
+    /// a payload naming another project is ignored.
+    public var planeProjectID: String?
 
     public init(name: String, tracker: TrackerKind, repository: RepositoryConfig) {
         self.name = name

@@ -10,6 +10,7 @@ public enum ConfigDiff {
         compare("state_dir", \.stateDirectory)
         compare("listen", \.listen)
         compare("api", \.api)
+        compare("ingress", \.ingress)
         compare("durability", \.durability)
         compare("supervisor", \.supervisor)
         compare("breaker", \.breaker)

@@ -112,10 +112,8 @@ public enum ConfigLoader {
         var apiConfig = APIConfig()
         apiConfig.token = reader.secret(&api, "token")
         apiConfig.openHealth = reader.bool(&api, "open_health", default: apiConfig.openHealth)
-        apiConfig.openMetrics = reader.bool(&api, "open_metrics", default: apiConfig.openMetrics)
-        apiConfig.maxBodyBytes = reader.int(
-            &api, "max_body_bytes", default: apiConfig.maxBodyBytes, in: 1024...(1 << 30))
         reader.finish(api)
+        let ingress = readIngress(&root, &reader)
 
         let durability = reader.choice(&root, "durability", default: Durability.full)
         let supervisor = readSupervisor(&root, &reader)
@@ -131,6 +129,7 @@ public enum ConfigLoader {
         guard let stateDirectory, let listen else { return nil }
         var config = BosunConfig(file: file, stateDirectory: stateDirectory, listen: listen)
         config.api = apiConfig
+        config.ingress = ingress
         config.durability = durability
         config.supervisor = supervisor
         config.breaker = breaker
@@ -140,6 +139,21 @@ public enum ConfigLoader {
         config.agents = agents
         config.projects = projects
         config.notify = notify
+        return config
+    }
+
+    private static func readIngress(_ root: inout Section, _ reader: inout ConfigReader) -> IngressConfig {
+        var section = reader.section(&root, "ingress")
+        var config = IngressConfig()
+        config.maxBodyBytes = reader.int(&section, "max_body_bytes", default: config.maxBodyBytes, in: 1024...(1 << 30))
+        config.headerTimeoutSeconds = reader.int(&section, "header_timeout_s", default: config.headerTimeoutSeconds)
+        config.bodyTimeoutSeconds = reader.int(&section, "body_timeout_s", default: config.bodyTimeoutSeconds)
+        config.idleTimeoutSeconds = reader.int(&section, "idle_timeout_s", default: config.idleTimeoutSeconds)
+        config.planeDedupeWindowSeconds = reader.int(
+            &section, "plane_dedupe_window_s", default: config.planeDedupeWindowSeconds)
+        config.storeTimeoutMilliseconds = reader.int(
+            &section, "store_timeout_ms", default: config.storeTimeoutMilliseconds, in: 1...60_000)
+        reader.finish(section)
         return config
     }
 
@@ -286,6 +300,14 @@ public enum ConfigLoader {
             reader.finish(webhook)
             let token = reader.secret(&section, "token")
             let authors = reader.strings(&section, "authors")
+            var plane = reader.section(&section, "plane")
+            let planeProjectID = reader.string(&plane, "project_id")
+            reader.finish(plane)
+            if tracker == .plane && planeProjectID == nil {
+                reader.report(
+                    path.appending("plane.project_id"), "is required for a plane tracker: the Plane project's id",
+                    line: section.line)
+            }
             let workflow = reader.string(&section, "workflow") ?? "default"
             if workflow != "default" {
                 reader.report(
@@ -301,6 +323,7 @@ public enum ConfigLoader {
             project.token = token
             project.authors = authors
             project.workflow = workflow
+            project.planeProjectID = planeProjectID
             projects.append(project)
         }
         return projects

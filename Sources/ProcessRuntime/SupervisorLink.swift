@@ -92,6 +92,14 @@ public final class SupervisorLink: Service {
         }
     }
 
+    /// Sends a request to the supervisor; fails with `closed` if the link is not up.
+    public func request<R: IPCRequest>(_ request: R, timeout: Duration = .seconds(5)) async throws -> R.Reply {
+        guard let connection = state.withLock({ $0.connection }) else {
+            throw IPCError(.closed, "not connected to the supervisor")
+        }
+        return try await connection.request(request, timeout: timeout)
+    }
+
     /// Sends an event to the supervisor if the link is up; false if it is not.
     @discardableResult
     public func send<E: IPCEvent>(_ event: E) async -> Bool {

@@ -23,6 +23,28 @@ public enum BosunSchema {
                     value TEXT NOT NULL,
                     updated_at_ms INTEGER NOT NULL
                 );
-                """)
+                """),
+        Migration(
+            version: 2, name: "inbox",
+            sql: """
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY,
+                    source TEXT NOT NULL CHECK (source IN ('github', 'gitea', 'gitlab', 'plane', 'api')),
+                    project TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    delivery_id TEXT NOT NULL,
+                    dedupe_key TEXT,
+                    body_sha256 TEXT NOT NULL,
+                    headers TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    received_at_ms INTEGER NOT NULL,
+                    processed_at_ms INTEGER,
+                    UNIQUE (source, delivery_id)
+                );
+                CREATE UNIQUE INDEX deliveries_dedupe_key ON deliveries (source, dedupe_key)
+                    WHERE dedupe_key IS NOT NULL;
+                CREATE INDEX deliveries_body ON deliveries (source, project, body_sha256, received_at_ms);
+                CREATE INDEX deliveries_unprocessed ON deliveries (received_at_ms) WHERE processed_at_ms IS NULL;
+                """),
     ]
 }

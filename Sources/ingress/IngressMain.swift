@@ -3,20 +3,31 @@ import Hummingbird
 import IPC
 import Logging
 import ProcessRuntime
+import ServiceLifecycle
+import Store
 
-/// `bosun-ingress`: HTTP on the listening socket the supervisor hands over. In this release it serves `/healthz`;
-/// webhooks and the REST API arrive with the intake.
+/// `bosun-ingress`: HTTP on the listening socket the supervisor hands over. Verifies, deduplicates and durably
+/// stores webhooks before answering them; serves health, readiness and metrics.
 @main
 enum IngressMain {
     static func main() async {
         await ChildRunner.main(role: .ingress) { context in
             let descriptor = try context.environment.requireListenDescriptor()
-            _ = try context.config.current.openDatabase()
+            let config = context.config.current
+            let writer = try config.openDatabase(busyTimeout: .milliseconds(config.ingress.storeTimeoutMilliseconds))
+            let reader = try config.openDatabase()
+            let wakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            let inbox = InboxWriter(database: writer, logger: context.logger) { _ in wakes.continuation.yield() }
+            let metrics = IngressMetrics()
+            let app = IngressApp(
+                config: context.config, inbox: inbox, reader: reader, metrics: metrics, link: context.link,
+                logger: context.logger)
             let server = IngressHTTPServer(
-                descriptor: descriptor, responder: IngressRoutes.router().buildResponder(), logger: context.logger)
+                descriptor: descriptor, responder: app.router().buildResponder(), limits: config.ingress,
+                metrics: metrics, logger: context.logger)
             context.link.attach(IngressControl(config: context.config, server: server, logger: context.logger))
             await context.link.reportReady()
-            return [server]
+            return [server, GatekeeperWaker(link: context.link, wakes: wakes.stream)]
         }
     }
 }
@@ -38,16 +49,17 @@ struct IngressControl<Responder: HTTPResponder>: SupervisedProcess where Respond
     }
 }
 
-/// The HTTP routes.
-enum IngressRoutes {
-    static func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.get("/healthz") { _, _ in Health(status: "ok") }
-        return router
-    }
+/// Tells the gatekeeper (through the supervisor) that new deliveries are in the inbox, at most one wake-up in
+/// flight: commits that happen meanwhile fold into the next one.
+struct GatekeeperWaker: Service {
+    let link: SupervisorLink
+    let wakes: AsyncStream<Void>
 
-    /// The body of `/healthz`.
-    struct Health: ResponseEncodable {
-        var status: String
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await _ in wakes {
+                await link.send(InboxWake())
+            }
+        }
     }
 }

@@ -451,6 +451,13 @@ actor Supervisor {
         return await waiter.wait()
     }
 
+    /// Passes ingress's wake-up on to the gatekeeper, if it is up; the gatekeeper finds the rows anyway.
+    private func relayInboxWake() async {
+        guard let gatekeeper = slots[.gatekeeper]!.current, gatekeeper.isReady, let connection = gatekeeper.connection
+        else { return }
+        try? await connection.send(InboxWake())
+    }
+
     /// Applies reloaded log rotation limits to the children's log files.
     func applyLogLimits(_ limits: LogConfig) {
         for log in childLogs.values { log.setLimits(maxBytes: limits.maxFileBytes, keep: limits.keepFiles) }
@@ -511,6 +518,8 @@ actor Supervisor {
         var handlers = IPCHandlers()
         handlers.onEvent(Ready.self) { _, connection in await self.childReady(connection) }
         handlers.onEvent(BreakerReport.self) { report, _ in await self.breakerReport(report) }
+        handlers.onEvent(InboxWake.self) { _, _ in await self.relayInboxWake() }
+        handlers.onRequest(Status.self) { _, _ in await self.status() }
         await childServer.run(
             handlers: handlers,
             admit: { hello, credentials in await self.admit(hello, pid: credentials.pid) },

@@ -75,3 +75,10 @@ public struct AcceptingState: Codable, Sendable, Equatable {
     public var accepting: Bool
     public init(accepting: Bool) { self.accepting = accepting }
 }
+
+/// Ingress → supervisor → gatekeeper: new deliveries are in the inbox. Best effort: the gatekeeper also finds
+/// unprocessed rows by itself when it starts.
+public struct InboxWake: IPCEvent {
+    public static let type = "inbox_wake"
+    public init() {}
+}

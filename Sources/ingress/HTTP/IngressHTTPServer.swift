@@ -1,3 +1,4 @@
+import Config
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -40,26 +41,42 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
         var quiescers: [ServerQuiescingHelper] = []
     }
 
-    init(descriptor: Int32, responder: Responder, logger: Logger) {
+    init(
+        descriptor: Int32, responder: Responder, limits: IngressConfig, metrics: IngressMetrics, logger: Logger
+    ) {
         self.descriptor = descriptor
         self.logger = logger
+        let headTimeout = TimeAmount.seconds(Int64(limits.headerTimeoutSeconds))
+        let bodyTimeout = TimeAmount.seconds(Int64(limits.bodyTimeoutSeconds))
         self.http = HTTP1Channel(
             responder: { request, writer, channel in
+                let started = ContinuousClock.now
                 let context = BasicRequestContext(
                     source: ApplicationRequestContextSource(channel: channel, logger: logger))
                 var response: Response
                 do {
                     response = try await responder.respond(to: request, context: context)
+                } catch let error as HTTPError {
+                    response = JSONResponse.error(error.status, error.status.reasonPhrase, error.body ?? "")
                 } catch let error as HTTPResponseError {
                     response = try error.response(from: request, context: context)
                 } catch {
                     logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-                    response = Response(status: .internalServerError)
+                    response = JSONResponse.error(.internalServerError, "internal error", "\(error)")
                 }
                 response.headers[.date] = HTTPDate.now()
+                metrics.recordRequest(
+                    route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
+                    status: response.status.code, duration: ContinuousClock.now - started)
+                let closing = response.headers[.connection] == "close"
                 try await writer.write(response: response.head, body: response.body)
+                // A response that did not read the request's body ends the connection, rather than reading the
+                // rest of an oversized or stalled body.
+                if closing { channel.close(promise: nil) }
             },
-            configuration: .init(idleTimeout: .seconds(60)))
+            configuration: .init(
+                additionalChannelHandlers: [RequestDeadlines(headTimeout: headTimeout, bodyTimeout: bodyTimeout)],
+                idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds))))
     }
 
     /// Switches accepting on or off; returns once the change has taken effect.

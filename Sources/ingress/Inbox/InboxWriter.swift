@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import Store
+import Synchronization
+
+/// Commits deliveries to the inbox in groups. Requests queue their delivery; one thread writes everything that has
+/// queued in a single `BEGIN IMMEDIATE` transaction — one fsync for the whole group — and answers each request
+/// once the commit has returned, so "2xx means stored" holds at any load. If the commit fails, every delivery of
+/// the group fails and nothing of it is stored.
+final class InboxWriter: Sendable {
+    /// What one queued delivery comes back with.
+    typealias Outcome = Result<DeliveryOutcome, StoreError>
+
+    private enum Item {
+        case store(NewDelivery, CheckedContinuation<Outcome, Never>)
+        case probe(CheckedContinuation<Result<Void, StoreError>, Never>)
+    }
+
+    private let database: Database
+    private let maxBatch: Int
+    private let logger: Logger
+    private let onCommit: @Sendable (_ stored: Int) -> Void
+    private let queue = Mutex<[Item]>([])
+    private let wakeup = DispatchSemaphore(value: 0)
+
+    /// Starts the writing thread, which lives as long as the process.
+    init(database: Database, maxBatch: Int = 512, logger: Logger, onCommit: @escaping @Sendable (Int) -> Void) {
+        self.database = database
+        self.maxBatch = maxBatch
+        self.logger = logger
+        self.onCommit = onCommit
+        let thread = Thread { [self] in run() }
+        thread.name = "inbox-writer"
+        thread.start()
+    }
+
+    /// Stores `delivery` (or finds it a duplicate) durably, as part of the next group.
+    func store(_ delivery: NewDelivery) async -> Outcome {
+        await withCheckedContinuation { continuation in
+            queue.withLock { $0.append(.store(delivery, continuation)) }
+            wakeup.signal()
+        }
+    }
+
+    /// Takes and releases the write lock through the same thread: the store is writable and the writer alive.
+    func probe() async -> Result<Void, StoreError> {
+        await withCheckedContinuation { continuation in
+            queue.withLock { $0.append(.probe(continuation)) }
+            wakeup.signal()
+        }
+    }
+
+    private func run() {
+        while true {
+            wakeup.wait()
+            let batch = queue.withLock { queue -> [Item] in
+                let taken = Array(queue.prefix(maxBatch))
+                queue.removeFirst(taken.count)
+                return taken
+            }
+            guard !batch.isEmpty else { continue }
+            // Signals for items left behind by the batch limit stay counted in the semaphore; for items taken
+            // here beyond the first, the extra signals only cause cheap empty passes.
+            write(batch)
+        }
+    }
+
+    private func write(_ batch: [Item]) {
+        var outcomes: [DeliveryOutcome] = []
+        do {
+            try database.write { transaction in
+                for item in batch {
+                    if case .store(let delivery, _) = item {
+                        outcomes.append(try transaction.insertDelivery(delivery))
+                    }
+                }
+            }
+        } catch {
+            let failure = (error as? StoreError) ?? StoreError(.sqlite, "\(error)")
+            logger.error("inbox commit failed", metadata: ["deliveries": "\(batch.count)", "error": "\(failure)"])
+            for item in batch {
+                switch item {
+                case .store(_, let continuation): continuation.resume(returning: .failure(failure))
+                case .probe(let continuation): continuation.resume(returning: .failure(failure))
+                }
+            }
+            return
+        }
+        var outcomeIndex = 0
+        var stored = 0
+        for item in batch {
+            switch item {
+            case .store(_, let continuation):
+                let outcome = outcomes[outcomeIndex]
+                outcomeIndex += 1
+                if case .stored = outcome { stored += 1 }
+                continuation.resume(returning: .success(outcome))
+            case .probe(let continuation):
+                continuation.resume(returning: .success(()))
+            }
+        }
+        if stored > 0 { onCommit(stored) }
+    }
+}
