@@ -49,6 +49,11 @@ public struct InboxDepth: Sendable, Equatable {
     public var unprocessed: Int
     /// When the oldest unprocessed delivery arrived.
     public var oldestReceivedAtMs: Int64?
+
+    public init(unprocessed: Int, oldestReceivedAtMs: Int64?) {
+        self.unprocessed = unprocessed
+        self.oldestReceivedAtMs = oldestReceivedAtMs
+    }
 }
 
 extension Transaction {

@@ -16,8 +16,9 @@ final class BosunInstance: @unchecked Sendable {
 
     /// Writes a config (`state_dir`, `listen` on port 0, fast restarts, plus `extra` YAML) and starts the
     /// supervisor. Does not wait for readiness.
-    init(extraConfig extra: String = "", environment: [String: String] = [:]) throws {
+    init(extraConfig extra: String = "", environment: [String: String] = [:], files: [String: String] = [:]) throws {
         directory = TemporaryDirectory("bosun-it")
+        for (name, text) in files { try directory.write(name, text, mode: 0o600) }
         configPath = try directory.write(
             "bosun.yaml",
             """

@@ -8,10 +8,10 @@ enum ProcessLevel {}
 
 /// Starts a supervisor, runs `body`, and always cleans up its processes.
 func withBosun(
-    extraConfig: String = "", environment: [String: String] = [:], waitForReady: Bool = true,
-    _ body: (BosunInstance) async throws -> Void
+    extraConfig: String = "", environment: [String: String] = [:], files: [String: String] = [:],
+    waitForReady: Bool = true, _ body: (BosunInstance) async throws -> Void
 ) async throws {
-    let bosun = try BosunInstance(extraConfig: extraConfig, environment: environment)
+    let bosun = try BosunInstance(extraConfig: extraConfig, environment: environment, files: files)
     do {
         if waitForReady { try await bosun.waitUntilReady() }
         try await body(bosun)

@@ -1,0 +1,331 @@
+import Config
+import Foundation
+import HTTPTypes
+import Store
+import Testing
+
+@testable import BosunIngress
+
+@Suite("Webhook intake: signatures, JSON, decisions")
+struct IntakeTests {
+    // MARK: Signatures
+
+    @Test("GitHub's documented vector verifies")
+    func githubVector() {
+        let body = Array("Hello, World!".utf8)
+        let secret = Secret(value: "It's a Secret to Everybody", source: "test")
+        let headers: HTTPFields = [
+            HTTPField.Name("X-Hub-Signature-256")!:
+                "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        ]
+        #expect(WebhookAuthenticator.verify(.github, headers: headers, body: body, secret: secret) == nil)
+        #expect(
+            WebhookAuthenticator.signature(body, secret: secret.value)
+                == "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+    }
+
+    @Test("the documented negative cases are all rejected")
+    func githubNegatives() {
+        let secret = Secret(value: "It's a Secret to Everybody", source: "test")
+        let good = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        let cases: [(String, String?)] = [
+            ("Hello, World!\n", "sha256=\(good)"),
+            ("Hello, World?", "sha256=\(good)"),
+            ("Hello, World!", good),
+            ("Hello, World!", "sha1=\(good)"),
+            ("Hello, World!", "sha256=01dc10d0c83e72ed246219cdd91669667fe2ca59"),
+            ("Hello, World!", "sha256=757107ea0eb2509f"),
+            ("Hello, World!", ""),
+            ("Hello, World!", nil),
+            ("Hello, World!", "sha256=\(good)zz"),
+            ("Hello, World!", "sha256=" + String(repeating: "g", count: 64)),
+        ]
+        for (body, header) in cases {
+            var headers = HTTPFields()
+            if let header { headers[HTTPField.Name("X-Hub-Signature-256")!] = header }
+            #expect(
+                WebhookAuthenticator.verify(.github, headers: headers, body: Array(body.utf8), secret: secret) != nil,
+                "accepted \(body.debugDescription) with \(header ?? "no header")")
+        }
+        let wrongSecret = WebhookAuthenticator.signature(
+            Array("Hello, World!".utf8), secret: "It's a secret to everybody")
+        let headers: HTTPFields = [HTTPField.Name("X-Hub-Signature-256")!: "sha256=\(wrongSecret)"]
+        #expect(
+            WebhookAuthenticator.verify(.github, headers: headers, body: Array("Hello, World!".utf8), secret: secret)
+                == .mismatch(header: "X-Hub-Signature-256"))
+        // Uppercase hex is the same digest: accepted.
+        let upper: HTTPFields = [HTTPField.Name("X-Hub-Signature-256")!: "sha256=\(good.uppercased())"]
+        #expect(
+            WebhookAuthenticator.verify(.github, headers: upper, body: Array("Hello, World!".utf8), secret: secret)
+                == nil)
+    }
+
+    @Test("1,000 single-bit mutations of body, signature or secret are all rejected")
+    func bitFlips() {
+        let body = Array("{\"action\":\"opened\",\"issue\":{\"number\":1}}".utf8)
+        let secret = "It's a Secret to Everybody"
+        let signature = Array(WebhookAuthenticator.signature(body, secret: secret).utf8)
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<1000 {
+            var mutatedBody = body
+            var mutatedSignature = signature
+            var mutatedSecret = Array(secret.utf8)
+            switch round % 3 {
+            case 0:
+                let index = Int.random(in: 0..<mutatedBody.count, using: &generator)
+                mutatedBody[index] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &generator)
+            case 1:
+                let index = Int.random(in: 0..<mutatedSignature.count, using: &generator)
+                mutatedSignature[index] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &generator)
+            default:
+                let index = Int.random(in: 0..<mutatedSecret.count, using: &generator)
+                mutatedSecret[index] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &generator)
+            }
+            let headers: HTTPFields = [
+                HTTPField.Name("X-Hub-Signature-256")!: "sha256=" + String(decoding: mutatedSignature, as: UTF8.self)
+            ]
+            let key = Secret(value: String(decoding: mutatedSecret, as: UTF8.self), source: "test")
+            let accepted = WebhookAuthenticator.verify(.github, headers: headers, body: mutatedBody, secret: key) == nil
+            // A flip in a hex digit can turn it into the same digit's other case, which decodes to the same byte.
+            let sameDigest =
+                round % 3 == 1
+                && String(decoding: mutatedSignature, as: UTF8.self).lowercased()
+                    == String(decoding: signature, as: UTF8.self)
+            #expect(!accepted || sameDigest, "round \(round) was accepted")
+        }
+    }
+
+    @Test("each forge's header convention; every fixture verifies with the signature openssl computes")
+    func forges() throws {
+        for fixture in WebhookFixture.all {
+            let forge = try #require(Forge(rawValue: fixture.forge))
+            var headers = HTTPFields()
+            for (name, value) in try fixture.headers(delivery: "d", secret: "bench-secret") {
+                headers[HTTPField.Name(name)!] = value
+            }
+            let secret = Secret(value: "bench-secret", source: "test")
+            #expect(
+                WebhookAuthenticator.verify(forge, headers: headers, body: fixture.body, secret: secret) == nil,
+                "\(fixture.path)")
+            #expect(JSONValidator.isValid(fixture.body), "\(fixture.path) is valid JSON")
+        }
+        // The fixture table's published vectors (SIGNATURES.md §3).
+        let github = try #require(WebhookFixture.all.first { $0.path == "github/issues.opened.json" })
+        #expect(
+            WebhookAuthenticator.signature(github.body, secret: "bench-secret")
+                == "e19467fb2a4bda224f376d6c9fa5ea8760b05dee5025c8c5833e8bf4e263cf93")
+        let plane = try #require(WebhookFixture.all.first { $0.path == "plane/v2.workitem.comment.created.json" })
+        #expect(
+            WebhookAuthenticator.signature(plane.body, secret: "plane_wh_bench")
+                == "ee91b36cc4140ab4d5ab98bc49cf844886fd361fc50095cd941de29988e926d1")
+        // Gitea: the Forgejo header and the GitHub-style header alone are accepted too.
+        let body = Array("{}".utf8)
+        let signature = WebhookAuthenticator.signature(body, secret: "s")
+        for (name, value) in [("X-Forgejo-Signature", signature), ("X-Hub-Signature-256", "sha256=\(signature)")] {
+            let headers: HTTPFields = [HTTPField.Name(name)!: value]
+            #expect(
+                WebhookAuthenticator.verify(
+                    .gitea, headers: headers, body: body, secret: .init(value: "s", source: "t")) == nil)
+        }
+        // GitLab: the token itself, exactly.
+        let token: HTTPFields = [HTTPField.Name("X-Gitlab-Token")!: "s3cret"]
+        #expect(
+            WebhookAuthenticator.verify(
+                .gitlab, headers: token, body: body, secret: .init(value: "s3cret", source: "t")) == nil)
+        #expect(
+            WebhookAuthenticator.verify(.gitlab, headers: token, body: body, secret: .init(value: "s3cre", source: "t"))
+                != nil)
+        #expect(
+            WebhookAuthenticator.verify(.gitlab, headers: [:], body: body, secret: .init(value: "s3cret", source: "t"))
+                == .missing(header: "X-Gitlab-Token"))
+    }
+
+    // MARK: JSON
+
+    @Test("the JSON validator accepts JSON and nothing else")
+    func jsonValidator() {
+        let valid = [
+            "{}", "[]", "0", "-0.5e+10", "\"a\\u00e9\\n\"", "true", " null ", "{\"a\":[1,2,{\"b\":false}]}",
+            "\"snow ☃ and 😀\"", "[1.0E-3, -12, 3.14]",
+        ]
+        let invalid = [
+            "", "{", "{\"a\":}", "[1,]", "01", "1.", "-", ".5", "\"unterminated", "\"bad \\x escape\"", "{a:1}",
+            "[1] [2]", "nul", "\"tab\there\"", "{\"a\":1,}", "\u{1}",
+        ]
+        for text in valid { #expect(JSONValidator.isValid(Array(text.utf8)), "\(text.debugDescription)") }
+        for text in invalid { #expect(!JSONValidator.isValid(Array(text.utf8)), "\(text.debugDescription)") }
+        // Invalid UTF-8 inside a string: a lone continuation byte, an overlong form, a surrogate.
+        for bytes: [UInt8] in [[0x22, 0x80, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22]] {
+            #expect(!JSONValidator.isValid(bytes))
+        }
+        // Hostile nesting fails cleanly instead of exhausting the stack.
+        #expect(!JSONValidator.isValid(Array(String(repeating: "[", count: 100_000).utf8)))
+        #expect(
+            JSONValidator.isValid(Array((String(repeating: "[", count: 500) + String(repeating: "]", count: 500)).utf8))
+        )
+    }
+
+    // MARK: Decisions
+
+    func config(_ projects: String, ingress: String = "") throws -> BosunConfig {
+        let directory = TemporaryDirectory("bosun-intake")
+        try directory.write("secret", "bench-secret\n")
+        return try ConfigLoader.parse(
+            yaml: "state_dir: ./s\nlisten: :1\n\(ingress)\nprojects:\n\(projects)", file: directory.file("bosun.yaml"))
+    }
+
+    func decide(
+        _ forge: Forge, _ project: String, _ headers: [(String, String)], _ body: [UInt8], _ config: BosunConfig
+    ) -> IntakeDecision {
+        var fields = HTTPFields()
+        for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
+        return WebhookIntake.decide(
+            forge: forge, projectName: project, headers: fields, body: body, config: config, receivedAtMs: 1000)
+    }
+
+    func signed(_ body: [UInt8]) -> [(String, String)] {
+        [("X-Hub-Signature-256", "sha256=" + WebhookAuthenticator.signature(body, secret: "bench-secret"))]
+    }
+
+    @Test("unknown project 404, no secret 403 unless insecure, bad signature 401, before anything is parsed")
+    func refusals() throws {
+        let config = try config(
+            """
+              - { name: demo, tracker: github, repo: { url: x }, webhook: { secret_file: ./secret } }
+              - { name: open, tracker: github, repo: { url: x }, webhook: { insecure: true } }
+              - { name: closed, tracker: github, repo: { url: x } }
+            """)
+        let garbage = Array("not json at all".utf8)
+        #expect(decide(.github, "nope", [], garbage, config).status == .notFound)
+        #expect(decide(.github, "closed", [("X-GitHub-Event", "issues")], garbage, config).status == .forbidden)
+        // The signature fails before the body is even looked at.
+        #expect(
+            decide(
+                .github, "demo", [("X-GitHub-Event", "issues"), ("X-Hub-Signature-256", "sha256=00")], garbage, config
+            ).status == .unauthorized)
+        #expect(decide(.github, "demo", [("X-GitHub-Event", "issues")], garbage, config).status == .unauthorized)
+        // Signed garbage: malformed JSON.
+        let headers = signed(garbage) + [("X-GitHub-Event", "issues"), ("X-GitHub-Delivery", "1")]
+        #expect(decide(.github, "demo", headers, garbage, config).status == .badRequest)
+        // Unsigned, insecure project: accepted as far as authentication goes.
+        let body = Array("{}".utf8)
+        #expect(
+            decide(.github, "open", [("X-GitHub-Event", "issues"), ("X-GitHub-Delivery", "1")], body, config).delivery
+                != nil)
+        // Missing event or delivery id.
+        #expect(
+            decide(.github, "demo", signed(body) + [("X-GitHub-Delivery", "1")], body, config).status == .badRequest)
+        #expect(
+            decide(.github, "demo", signed(body) + [("X-GitHub-Event", "issues")], body, config).status == .badRequest)
+        // Ping: 200, nothing stored, even with no delivery id.
+        let ping = decide(.github, "demo", signed(body) + [("X-GitHub-Event", "ping")], body, config)
+        #expect(ping.status == .ok)
+    }
+
+    @Test("a stored delivery keeps its source, project, event, id, body hash and the headers that matter")
+    func storedDelivery() throws {
+        let config = try config(
+            "  - { name: demo, tracker: github, repo: { url: x }, webhook: { secret_file: ./secret } }")
+        let body = Array("{\"action\":\"opened\"}".utf8)
+        let headers =
+            signed(body) + [
+                ("X-GitHub-Event", "issues"), ("X-GitHub-Delivery", "72d3162e"), ("User-Agent", "GitHub-Hookshot/x"),
+                ("Authorization", "Bearer must-not-be-kept"),
+            ]
+        let delivery = try #require(decide(.github, "demo", headers, body, config).delivery)
+        #expect(delivery.source == "github")
+        #expect(delivery.project == "demo")
+        #expect(delivery.event == "issues")
+        #expect(delivery.deliveryID == "72d3162e")
+        #expect(delivery.body == body)
+        // Python's hashlib.sha256(b'{"action":"opened"}').hexdigest()
+        #expect(delivery.bodySHA256 == "d592421cfe150deec6c49b8989cc99478e39c7f8cdd4c36f5b1c4cfeff394e24")
+        #expect(
+            delivery.headers
+                == "{\"user-agent\":\"GitHub-Hookshot/x\",\"x-github-delivery\":\"72d3162e\",\"x-github-event\":\"issues\"}"
+        )
+        #expect(delivery.bodyDedupeWindowMs == nil)
+    }
+
+    @Test("Plane: a payload for an unmapped Plane project is ignored; the event id and the body window dedupe retries")
+    func plane() throws {
+        let config = try config(
+            """
+              - { name: web, tracker: plane, repo: { url: x }, webhook: { secret_file: ./secret }, plane: { project_id: 59e3be42-87ec-4950-99a3-ae639cf2b089 } }
+              - { name: other, tracker: plane, repo: { url: x }, webhook: { secret_file: ./secret }, plane: { project_id: 11111111-0000-0000-0000-000000000000 } }
+            """, ingress: "ingress: { plane_dedupe_window_s: 600 }")
+        func planeHeaders(_ body: [UInt8]) -> [(String, String)] {
+            [
+                ("X-Plane-Signature", WebhookAuthenticator.signature(body, secret: "bench-secret")),
+                ("X-Plane-Event", "issue"), ("X-Plane-Delivery", "x"),
+            ]
+        }
+        let mapped = try #require(WebhookFixture.all.first { $0.path == "plane/v2.workitem.updated.json" }).body
+        let stored = try #require(decide(.plane, "other", planeHeaders(mapped), mapped, config).delivery)
+        #expect(stored.project == "web")  // the payload's project decides, not the URL's
+        #expect(stored.dedupeKey == "9d508cd9-36c2-44a5-928d-7ee2f2a3b8a8")
+        #expect(stored.bodyDedupeWindowMs == 600_000)
+
+        let unmapped = try #require(WebhookFixture.all.first { $0.path == "plane/v2.workitem.link.created.json" }).body
+        let ignored = decide(.plane, "web", planeHeaders(unmapped), unmapped, config)
+        #expect(ignored.status == .accepted)
+        #expect(ignored.object == ["status": "ignored", "reason": "unknown project"])
+
+        // A comment names no project: it belongs to the project of the URL.
+        let comment = try #require(WebhookFixture.all.first { $0.path == "plane/v2.workitem.comment.created.json" })
+            .body
+        #expect(decide(.plane, "other", planeHeaders(comment), comment, config).delivery?.project == "other")
+    }
+
+    // MARK: The inbox table
+
+    @Test("the inbox stores a delivery once: by delivery id, by dedupe key, by body within the window")
+    func inboxDedupe() throws {
+        let directory = TemporaryDirectory("bosun-inbox")
+        let database = try Database(path: directory.file("bosun.db"))
+        try database.migrate()
+        func delivery(
+            _ id: String, key: String? = nil, body: String = "{}", at: Int64 = 1000, window: Int64? = nil
+        )
+            -> NewDelivery
+        {
+            NewDelivery(
+                source: "plane", project: "p", event: "e", deliveryID: id, dedupeKey: key,
+                bodySHA256: WebhookAuthenticator.sha256Hex(Array(body.utf8)), headers: "{}", body: Array(body.utf8),
+                receivedAtMs: at, bodyDedupeWindowMs: window)
+        }
+        let outcomes = try database.write { transaction in
+            [
+                try transaction.insertDelivery(delivery("a")),
+                try transaction.insertDelivery(delivery("a", body: "{\"other\":1}")),
+                try transaction.insertDelivery(delivery("b", key: "event-1", body: "{\"b\":1}")),
+                try transaction.insertDelivery(delivery("c", key: "event-1", body: "{\"c\":1}")),
+                try transaction.insertDelivery(delivery("d", body: "{\"d\":1}", at: 2000, window: 500)),
+                try transaction.insertDelivery(delivery("e", body: "{\"d\":1}", at: 2400, window: 500)),
+                try transaction.insertDelivery(delivery("f", body: "{\"d\":1}", at: 2600, window: 500)),
+            ]
+        }
+        #expect(
+            outcomes.map { if case .stored = $0 { true } else { false } } == [
+                true, false, true, false, true, false, true,
+            ])
+        #expect(try database.inboxDepth() == InboxDepth(unprocessed: 4, oldestReceivedAtMs: 1000))
+    }
+}
+
+extension IntakeDecision {
+    var status: HTTPResponse.Status? {
+        if case .respond(let status, _) = self { return status }
+        return nil
+    }
+
+    var object: [String: String]? {
+        if case .respond(_, let object) = self { return object }
+        return nil
+    }
+
+    var delivery: NewDelivery? {
+        if case .store(let delivery) = self { return delivery }
+        return nil
+    }
+}
