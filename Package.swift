@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "BosunIngress",
             dependencies: [
-                "IPC", "Store", "Config", "ProcessRuntime", logging, lifecycle,
+                "IPC", "Store", "Config", "ProcessRuntime", "LinuxProcess", logging, lifecycle,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Crypto", package: "swift-crypto"),

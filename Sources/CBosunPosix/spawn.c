@@ -201,3 +201,7 @@ int bosun_install_signal_pipe(const int *signals, int count) {
     }
     return fds[0];
 }
+
+int bosun_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, name, 0, 0, 0);
+}

@@ -30,6 +30,7 @@ public enum ProcessSignals {
         }
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         startDetachedThread {
+            CurrentThread.setName("bosun-signals")
             var byte: UInt8 = 0
             while true {
                 let count = read(descriptor, &byte, 1)

@@ -99,6 +99,7 @@ public final class SpawnThread: Sendable {
     public init() {
         // The thread keeps `self` for the life of the process, which is what a spawn thread must do.
         startDetachedThread { [self] in
+            CurrentThread.setName("bosun-spawn")
             while true {
                 wakeups.wait()
                 let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }

@@ -1,3 +1,5 @@
+import CBosunPosix
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,5 +108,13 @@ public enum CurrentProcess {
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return CommandLine.arguments[0] }
         return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// The calling thread.
+public enum CurrentThread {
+    /// Names the thread for `top -H`, perf and `/proc` (truncated to 15 bytes).
+    public static func setName(_ name: String) {
+        _ = bosun_set_thread_name(name)
     }
 }

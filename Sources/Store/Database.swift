@@ -59,6 +59,22 @@ public final class Database: Sendable {
         }
     }
 
+    /// Copies committed WAL frames into the database file without blocking writers (`wal_checkpoint(PASSIVE)`);
+    /// returns how many frames the WAL holds and how many of them are now in the database file.
+    @discardableResult
+    public func checkpoint() throws -> (walFrames: Int, checkpointed: Int) {
+        try connection.withLock { connection in
+            let row = try connection.query("PRAGMA wal_checkpoint(PASSIVE)", []).first
+            return (try row?.int("log") ?? 0, try row?.int("checkpointed") ?? 0)
+        }
+    }
+
+    /// Stops this connection from checkpointing at commit (`wal_autocheckpoint = 0`), for a writer whose commits
+    /// must not pay for the copy; something else must then call `checkpoint()`.
+    public func disableAutomaticCheckpoints() throws {
+        try connection.withLock { _ = try $0.query("PRAGMA wal_autocheckpoint = 0", []) }
+    }
+
     /// The SQLite library version in use.
     public static var sqliteVersion: String { SQLiteConnection.libraryVersion }
 }

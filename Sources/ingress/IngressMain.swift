@@ -17,7 +17,11 @@ enum IngressMain {
             let writer = try config.openDatabase(busyTimeout: .milliseconds(config.ingress.storeTimeoutMilliseconds))
             let reader = try config.openDatabase()
             let wakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-            let inbox = InboxWriter(database: writer, logger: context.logger) { _ in wakes.continuation.yield() }
+            let inbox = try InboxWriter(
+                database: writer, checkpointer: try config.openDatabase(), logger: context.logger
+            ) {
+                _ in wakes.continuation.yield()
+            }
             let metrics = IngressMetrics()
             let app = IngressApp(
                 config: context.config, inbox: inbox, reader: reader, metrics: metrics, link: context.link,

@@ -40,6 +40,9 @@ int bosun_pipe_cloexec(int fds[2]);
 /// threads' signal masks are; a full pipe drops the byte, which is harmless for signals that only mean "look".
 int bosun_install_signal_pipe(const int *signals, int count);
 
+/// Names the calling thread as `top -H`, perf and /proc/PID/task/TID/comm show it (at most 15 bytes).
+int bosun_set_thread_name(const char *name);
+
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
 int bosun_set_child_subreaper(void);
 

@@ -1,4 +1,5 @@
 import Foundation
+import LinuxProcess
 import Logging
 import Store
 import Synchronization
@@ -22,16 +23,42 @@ final class InboxWriter: Sendable {
     private let onCommit: @Sendable (_ stored: Int) -> Void
     private let queue = Mutex<[Item]>([])
     private let wakeup = DispatchSemaphore(value: 0)
+    /// Signalled after each commit, for the checkpointing thread.
+    private let committed = DispatchSemaphore(value: 0)
 
-    /// Starts the writing thread, which lives as long as the process.
-    init(database: Database, maxBatch: Int = 512, logger: Logger, onCommit: @escaping @Sendable (Int) -> Void) {
+    /// Starts the writing thread and the checkpointing thread, which live as long as the process. `checkpointer`
+    /// is a second connection to the same file: it copies the WAL into the database file in the background, so that
+    /// no commit waits for that copy.
+    init(
+        database: Database, checkpointer: Database, maxBatch: Int = 512, logger: Logger,
+        onCommit: @escaping @Sendable (Int) -> Void
+    ) throws {
         self.database = database
         self.maxBatch = maxBatch
         self.logger = logger
         self.onCommit = onCommit
-        let thread = Thread { [self] in run() }
-        thread.name = "inbox-writer"
+        try database.disableAutomaticCheckpoints()
+        let thread = Thread { [self] in
+            CurrentThread.setName("inbox-writer")
+            run()
+        }
         thread.start()
+        let committed = self.committed
+        let checkpointing = Thread {
+            CurrentThread.setName("inbox-checkpoint")
+            while true {
+                // Wait for a commit, let a few more arrive, then copy them all at once. Idle: no work at all.
+                committed.wait()
+                usleep(50_000)
+                while committed.wait(timeout: .now()) == .success {}
+                do {
+                    try checkpointer.checkpoint()
+                } catch {
+                    logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        checkpointing.start()
     }
 
     /// Stores `delivery` (or finds it a duplicate) durably, as part of the next group.
@@ -99,6 +126,7 @@ final class InboxWriter: Sendable {
                 continuation.resume(returning: .success(()))
             }
         }
+        committed.signal()
         if stored > 0 { onCommit(stored) }
     }
 }
