@@ -13,6 +13,20 @@ bosun="$bin/bosun"
 rm -rf .demo
 "$bosun" init .demo
 config=.demo/bosun.yaml
+# A project that takes GitHub webhooks, signed with a fresh secret.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .demo/webhook-secret
+python3 - "$config" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read().replace("projects: []\n", """projects:
+  - name: demo
+    tracker: github
+    repo: { url: https://github.com/acme/demo.git }
+    webhook: { secret_file: ./webhook-secret }
+""", 1)
+open(path, "w").write(text)
+PY
+"$bosun" check-config -c "$config"
 
 "$bosun" run -c "$config" 2>.demo/bosun.log &
 supervisor=$!
@@ -31,6 +45,21 @@ step "bosun status"
 listen=$("$bosun" status -c "$config" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["supervisor"]["listen"])')
 step "GET http://$listen/healthz (served by bosun-ingress on the socket the supervisor owns)"
 curl -s "http://$listen/healthz"; echo
+
+payload=Tests/BosunTests/Fixtures/webhooks/github/issues.opened.json
+signature=$(openssl dgst -sha256 -hmac "$(cat .demo/webhook-secret)" -r < "$payload" | cut -d' ' -f1)
+post() {
+    curl -s -w "  -> HTTP %{http_code}\n" -X POST "http://$listen/webhooks/github/demo" \
+        -H "Content-Type: application/json" -H "X-GitHub-Event: issues" -H "X-GitHub-Delivery: $1" \
+        -H "X-Hub-Signature-256: sha256=$2" --data-binary @"$payload"
+}
+step "a signed GitHub 'issues' webhook: verified, stored, then answered; the same delivery again is a duplicate"
+post demo-delivery-1 "$signature"
+post demo-delivery-1 "$signature"
+step "a signature made with another secret is refused and nothing is stored"
+post demo-delivery-2 "$(openssl dgst -sha256 -hmac not-the-secret -r < "$payload" | cut -d' ' -f1)"
+step "GET /readyz: the store is writable, one delivery waits in the inbox for the gatekeeper"
+curl -s "http://$listen/readyz"; echo
 
 worker=$("$bosun" status -c "$config" --json | python3 -c 'import json,sys; print([p["pid"] for p in json.load(sys.stdin)["processes"] if p["name"] == "worker"][0])')
 step "kill -9 the worker (pid $worker): the supervisor restarts it"
