@@ -78,6 +78,9 @@ public struct IngressConfig: Sendable, Equatable {
 
     /// The largest request body read, in bytes; a larger one is refused with 413 before it is read.
     public var maxBodyBytes = 25 << 20
+    /// Request bodies held in memory at once, all connections together; past it, a request gets 503 before its
+    /// body is read, so that many large bodies at once cannot exhaust memory.
+    public var maxInflightBodyBytes = 256 << 20
     /// A request's head must be complete this long after the connection opened or the previous request ended.
     public var headerTimeoutSeconds = 10
     /// A request's body must be complete this long after its head.

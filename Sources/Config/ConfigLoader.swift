@@ -145,7 +145,11 @@ public enum ConfigLoader {
     private static func readIngress(_ root: inout Section, _ reader: inout ConfigReader) -> IngressConfig {
         var section = reader.section(&root, "ingress")
         var config = IngressConfig()
-        config.maxBodyBytes = reader.int(&section, "max_body_bytes", default: config.maxBodyBytes, in: 1024...(1 << 30))
+        // SQLite refuses values over 1e9 bytes by default; a body must fit in one.
+        config.maxBodyBytes = reader.int(
+            &section, "max_body_bytes", default: config.maxBodyBytes, in: 1024...(512 << 20))
+        config.maxInflightBodyBytes = reader.int(
+            &section, "max_inflight_body_bytes", default: config.maxInflightBodyBytes, in: 1024...(1 << 40))
         config.headerTimeoutSeconds = reader.int(&section, "header_timeout_s", default: config.headerTimeoutSeconds)
         config.bodyTimeoutSeconds = reader.int(&section, "body_timeout_s", default: config.bodyTimeoutSeconds)
         config.idleTimeoutSeconds = reader.int(&section, "idle_timeout_s", default: config.idleTimeoutSeconds)

@@ -245,8 +245,10 @@ struct ConfigReader {
                 report(filePath, "file is not readable (\(file))", line: fileLine)
                 return nil
             }
-            var value = String(decoding: data, as: UTF8.self)
-            while value.last == "\n" || value.last == "\r" { value.removeLast() }
+            // Scalars, not Characters: "\r\n" is one Character, which neither "\r" nor "\n" equals.
+            var scalars = String(decoding: data, as: UTF8.self).unicodeScalars
+            while let last = scalars.last, last == "\n" || last == "\r" { scalars.removeLast() }
+            let value = String(scalars)
             guard !value.isEmpty else {
                 report(filePath, "file is empty (\(file))", line: fileLine)
                 return nil

@@ -39,9 +39,9 @@ public enum BosunSchema {
                     body BLOB NOT NULL,
                     received_at_ms INTEGER NOT NULL,
                     processed_at_ms INTEGER,
-                    UNIQUE (source, delivery_id)
+                    UNIQUE (source, project, delivery_id)
                 );
-                CREATE UNIQUE INDEX deliveries_dedupe_key ON deliveries (source, dedupe_key)
+                CREATE UNIQUE INDEX deliveries_dedupe_key ON deliveries (source, project, dedupe_key)
                     WHERE dedupe_key IS NOT NULL;
                 CREATE INDEX deliveries_body ON deliveries (source, project, body_sha256, received_at_ms);
                 CREATE INDEX deliveries_unprocessed ON deliveries (received_at_ms) WHERE processed_at_ms IS NULL;

@@ -69,6 +69,12 @@ public final class Database: Sendable {
         }
     }
 
+    /// Changes how long this connection waits for another's lock before failing with `busy`.
+    public func setBusyTimeout(_ timeout: Duration) {
+        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        connection.withLock { $0.setBusyTimeout(milliseconds: Int32(clamping: milliseconds)) }
+    }
+
     /// Stops this connection from checkpointing at commit (`wal_autocheckpoint = 0`), for a writer whose commits
     /// must not pay for the copy; something else must then call `checkpoint()`.
     public func disableAutomaticCheckpoints() throws {

@@ -4,7 +4,8 @@ public struct NewDelivery: Sendable {
     public var source: String
     public var project: String
     public var event: String
-    /// The sender's id for this delivery; (source, delivery id) is stored once.
+    /// The sender's id for this delivery; (source, project, delivery id) is stored once. Per project, because one
+    /// forge event fired at two hooks (a repository's and an organization's) carries the same id to both.
     public var deliveryID: String
     /// A second identity that stays the same across a sender's retries (Plane's `event_id`), if there is one.
     public var dedupeKey: String?
@@ -57,8 +58,8 @@ public struct InboxDepth: Sendable, Equatable {
 }
 
 extension Transaction {
-    /// Stores `delivery` unless it duplicates one already stored: the same (source, delivery id), the same
-    /// (source, dedupe key), or for a body window the same body from the same source and project.
+    /// Stores `delivery` unless it duplicates one already stored for the same project: the same (source, delivery
+    /// id), the same (source, dedupe key), or for a body window the same body from the same source.
     public func insertDelivery(_ delivery: NewDelivery) throws(StoreError) -> DeliveryOutcome {
         if let window = delivery.bodyDedupeWindowMs {
             let seen = try queryFirst(

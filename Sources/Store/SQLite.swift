@@ -67,6 +67,11 @@ final class SQLiteConnection {
         }
     }
 
+    /// How long a statement waits for another connection's lock before failing with `busy`.
+    func setBusyTimeout(milliseconds: Int32) {
+        sqlite3_busy_timeout(handle, milliseconds)
+    }
+
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     var changes: Int { Int(sqlite3_changes(handle)) }
 

@@ -12,10 +12,10 @@ import Store
 struct IngressApp: Sendable {
     let config: CurrentConfig
     let inbox: InboxWriter
-    /// A second connection for reads (inbox depth), so that they never queue behind the writer.
-    let reader: Database
+    /// The inbox depth and the gatekeeper's state, fetched at most once a second whatever the scrape rate.
+    let health: HealthCache
+    let bodies: BodyBudget
     let metrics: IngressMetrics
-    let link: SupervisorLink
     let logger: Logger
 
     func router() -> Router<BasicRequestContext> {
@@ -30,7 +30,7 @@ struct IngressApp: Sendable {
         }
         router.get("/metrics") { request, _ in
             try authorizeHealth(request)
-            let depth = try? reader.inboxDepth()
+            let depth = await health.inboxDepth()
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(
@@ -53,6 +53,23 @@ struct IngressApp: Sendable {
                 .notFound, "unknown forge", "no webhook endpoint for \(forgeName); use github, gitea, gitlab or plane")
         }
         let current = config.current
+        var closing = HTTPFields()
+        closing[.connection] = "close"
+        if case .respond(let status, let object) = WebhookIntake.refusalBeforeBody(
+            projectName: projectName, config: current)
+        {
+            metrics.recordDelivery(source: forge.rawValue, outcome: Self.outcome(of: status, object))
+            return JSONResponse.make(status, object, headers: closing)
+        }
+        let limit = current.ingress.maxBodyBytes
+        let reservation = min(request.headers[.contentLength].flatMap(Int.init) ?? limit, limit)
+        guard bodies.reserve(reservation) else {
+            metrics.recordDelivery(source: forge.rawValue, outcome: "overloaded")
+            closing[.retryAfter] = "5"
+            return JSONResponse.error(
+                .serviceUnavailable, "overloaded", "too many request bodies in memory; retry later", headers: closing)
+        }
+        defer { bodies.release(reservation) }
         let body: [UInt8]
         switch await BodyReader.read(request, limits: current.ingress) {
         case .success(let bytes): body = bytes
@@ -102,17 +119,15 @@ struct IngressApp: Sendable {
     /// The store is writable through the inbox's own writer; the gatekeeper's state and the inbox's lag are
     /// reported, not required: intake goes on without the gatekeeper.
     private func readiness() async -> Response {
-        let writable = await inbox.probe()
-        let depth = try? reader.inboxDepth()
-        let gatekeeper = try? await link.request(Status(), timeout: .seconds(2)).processes.first {
-            $0.name == "gatekeeper"
-        }
+        let writable = await inbox.probe(timeout: .seconds(2))
+        let depth = await health.inboxDepth()
+        let gatekeeper = await health.gatekeeper()
         let nowMs = Clock.nowMilliseconds
         let lag = depth?.oldestReceivedAtMs.map { Double(max(0, nowMs - $0)) / 1000 } ?? 0
         let report = Readiness(
             status: writable.isSuccess ? "ready" : "unready",
             store: writable.isSuccess ? "writable" : "not writable: \(writable.failureMessage ?? "")",
-            gatekeeper: gatekeeper?.state.rawValue ?? "unknown", unprocessed: depth?.unprocessed ?? 0, lagS: lag)
+            gatekeeper: gatekeeper ?? "unknown", unprocessed: depth?.unprocessed ?? 0, lagS: lag)
         return JSONResponse.make(writable.isSuccess ? .ok : .serviceUnavailable, json: report.json)
     }
 

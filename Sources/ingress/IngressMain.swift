@@ -19,17 +19,25 @@ enum IngressMain {
             let wakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             let inbox = try InboxWriter(
                 database: writer, checkpointer: try config.openDatabase(), logger: context.logger
-            ) {
-                _ in wakes.continuation.yield()
-            }
+            ) { _ in wakes.continuation.yield() }
             let metrics = IngressMetrics()
             let app = IngressApp(
-                config: context.config, inbox: inbox, reader: reader, metrics: metrics, link: context.link,
+                config: context.config, inbox: inbox, health: HealthCache(reader: reader, link: context.link),
+                bodies: BodyBudget(limit: config.ingress.maxInflightBodyBytes), metrics: metrics,
                 logger: context.logger)
+            let current = context.config
             let server = IngressHTTPServer(
-                descriptor: descriptor, responder: app.router().buildResponder(), limits: config.ingress,
-                metrics: metrics, logger: context.logger)
-            context.link.attach(IngressControl(config: context.config, server: server, logger: context.logger))
+                descriptor: descriptor, responder: app.router().buildResponder(),
+                deadlines: {
+                    let limits = current.current.ingress
+                    return DeadlineSettings(
+                        head: .seconds(Int64(limits.headerTimeoutSeconds)),
+                        body: .seconds(Int64(limits.bodyTimeoutSeconds)))
+                },
+                idleTimeout: .seconds(Int64(config.ingress.idleTimeoutSeconds)), metrics: metrics,
+                logger: context.logger)
+            context.link.attach(
+                IngressControl(config: context.config, server: server, inbox: inbox, logger: context.logger))
             await context.link.reportReady()
             return [server, GatekeeperWaker(link: context.link, wakes: wakes.stream)]
         }
@@ -40,16 +48,30 @@ enum IngressMain {
 struct IngressControl<Responder: HTTPResponder>: SupervisedProcess where Responder.Context == BasicRequestContext {
     let config: CurrentConfig
     let server: IngressHTTPServer<Responder>
+    let inbox: InboxWriter
     let logger: Logger
 
     func setAccepting(_ accepting: Bool) async throws -> AcceptingState {
         try await server.setAccepting(accepting)
     }
 
+    /// Everything under `ingress` takes effect at once (limits and deadlines are read per request and per deadline,
+    /// the store timeout is applied to the writer) except the idle timeout and the in-flight body budget, which the
+    /// next ingress process gets: the report says so.
     func reload() async throws -> ReloadReport {
+        let old = config.current.ingress
         let report = try config.reload()
+        let new = config.current.ingress
+        inbox.setStoreTimeout(.milliseconds(new.storeTimeoutMilliseconds))
         logger.info("config reloaded", metadata: ["changes": "\(report.changes)"])
-        return report
+        var notes: [String] = []
+        if new.idleTimeoutSeconds != old.idleTimeoutSeconds {
+            notes.append("ingress.idle_timeout_s applies after `bosun restart ingress`")
+        }
+        if new.maxInflightBodyBytes != old.maxInflightBodyBytes {
+            notes.append("ingress.max_inflight_body_bytes applies after `bosun restart ingress`")
+        }
+        return ReloadReport(changes: notes)
     }
 }
 

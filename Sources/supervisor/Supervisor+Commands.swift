@@ -328,6 +328,8 @@ extension Supervisor {
         var fixed: [String] = []
         if new.stateDirectory != config.stateDirectory { fixed.append("state_dir") }
         if new.listen != config.listen && !listener.fromSystemd { fixed.append("listen") }
+        // Every process opened its database connections with it; a new value would be half applied.
+        if new.durability != config.durability { fixed.append("durability") }
         guard fixed.isEmpty else {
             let keys = fixed.joined(separator: " and ")
             reloadFailed("\(keys) changed")
@@ -355,7 +357,9 @@ extension Supervisor {
                 continue
             }
             do {
-                _ = try await connection.request(Reload(), timeout: .seconds(10))
+                // A child reports only what needs the operator's attention (e.g. what applies after its restart).
+                let report = try await connection.request(Reload(), timeout: .seconds(10))
+                changes += report.changes.map { "\(name.rawValue): \($0)" }
             } catch {
                 changes.append("\(name.rawValue): did not apply the new config (\(error))")
             }

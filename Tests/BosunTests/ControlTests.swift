@@ -154,18 +154,28 @@ extension ProcessLevel {
                 #expect(fixed.status == .exited(code: 1))
                 #expect(fixed.output.contains("listen cannot change while bosun runs"))
 
-                let better = original.replacingOccurrences(of: "threshold: 3", with: "threshold: 7")
+                let durable = original + "durability: normal\n"
+                try durable.write(toFile: bosun.configPath, atomically: true, encoding: .utf8)
+                let durability = try await bosun.cli(["reload"])
+                #expect(durability.status == .exited(code: 1))
+                #expect(durability.output.contains("durability cannot change while bosun runs"))
+
+                let better =
+                    original.replacingOccurrences(of: "threshold: 3", with: "threshold: 7")
+                    + "ingress: { idle_timeout_s: 30 }\n"
                 try better.write(toFile: bosun.configPath, atomically: true, encoding: .utf8)
                 let good = try await bosun.cli(["reload"])
                 #expect(good.status == .exited(code: 0), "\(good.output)")
                 #expect(good.output.contains("breaker changed"))
+                #expect(good.output.contains("ingress: ingress.idle_timeout_s applies after `bosun restart ingress`"))
                 #expect(try await bosun.status().breaker.threshold == 7)
                 for name in ["ingress", "worker", "gatekeeper"] {
                     try await eventually("\(name) reloaded") {
                         let log =
                             (try? String(
                                 contentsOfFile: bosun.directory.file("state/logs/\(name).log"), encoding: .utf8)) ?? ""
-                        return log.contains("config reloaded changes=\"[\\\"breaker changed\\\"]\"")
+                        return log.contains(
+                            "config reloaded changes=\"[\\\"ingress changed\\\", \\\"breaker changed\\\"]\"")
                     }
                 }
             }

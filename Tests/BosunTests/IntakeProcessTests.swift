@@ -195,6 +195,21 @@ extension ProcessLevel {
                             + "bb8\r\n\(chunk)\r\nbb8\r\n\(chunk)\r\n").utf8))
                 #expect(try chunked.readRaw().status == 413)
 
+                // A client that writes a megabyte of an over-limit body before reading still gets its 413: the
+                // connection ends in order, not with a reset.
+                let pusher = HTTPTestClient(port: port)
+                try pusher.writeRaw(
+                    Array("POST /webhooks/github/demo HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n".utf8)
+                        + [UInt8](repeating: 0x7b, count: 1 << 20))
+                #expect(try pusher.readRaw().status == 413)
+                // A refusal that needs no body is given before reading any: unknown project, no secret.
+                let unknown = HTTPTestClient(port: port)
+                try unknown.writeRaw(
+                    Array("POST /webhooks/github/nobody HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n".utf8))
+                let notFound = try unknown.readRaw()
+                #expect(notFound.status == 404)
+                #expect(notFound.headers["connection"] == "close")
+
                 // A client trickling its request head, a byte every 400 ms.
                 let slow = try RawTCPSocket(port: port)
                 let started = ContinuousClock.now
@@ -218,6 +233,91 @@ extension ProcessLevel {
                 #expect(elapsed < .seconds(6), "cut off after \(elapsed)")
                 #expect(served.withLock { $0 } == 10)
                 #expect(try Self.rows(bosun).isEmpty)
+            }
+        }
+
+        @Test("bodies in memory are capped across connections; an answered request's connection keeps its deadlines")
+        func bodyBudgetAndDeadlines() async throws {
+            let config =
+                intakeConfig + """
+
+                    ingress: { max_body_bytes: 4096, max_inflight_body_bytes: 8192, header_timeout_s: 1, body_timeout_s: 2 }
+                    """
+            try await withBosun(extraConfig: config, files: intakeFiles) { bosun in
+                let port = try await bosun.port()
+                // Two bodies announced at the limit and held unfinished fill the budget.
+                let holders = try (0..<2).map { _ in try RawTCPSocket(port: port) }
+                for holder in holders {
+                    #expect(
+                        holder.send(
+                            Array(
+                                "POST /webhooks/github/demo HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n{".utf8))
+                    )
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let overloaded = try HTTPTestClient(port: port).send(
+                    "POST", "/webhooks/github/demo", headers: [("X-GitHub-Event", "issues")], body: Array("{}".utf8))
+                #expect(overloaded.status == 503)
+                #expect(overloaded.body.contains("overloaded"))
+                #expect(overloaded.headers["retry-after"] == "5")
+                // Their body deadline ends them and frees the budget.
+                try await eventually(timeout: .seconds(10), "the held bodies are cut off") {
+                    holders.allSatisfy(\.isClosed)
+                }
+                let body = Array("{\"ok\":true}".utf8)
+                let accepted = try HTTPTestClient(port: port).send(
+                    "POST", "/webhooks/github/demo",
+                    headers: [
+                        ("X-GitHub-Event", "issues"), ("X-GitHub-Delivery", "after-budget"),
+                        ("X-Hub-Signature-256", "sha256=" + (try hmacSHA256Hex(body, key: "bench-secret"))),
+                    ], body: body)
+                #expect(accepted.status == 202)
+
+                // A request answered before its body is read (no such route): the body, then a trickled next head,
+                // still meet their deadlines.
+                let early = try RawTCPSocket(port: port)
+                #expect(early.send(Array("POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n".utf8)))
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(early.send(Array("hello".utf8)))
+                let started = ContinuousClock.now
+                for byte in "GET /healthz HTTP/1.1\r\n".utf8 {
+                    guard early.send([byte]) else { break }
+                    try await Task.sleep(for: .milliseconds(300))
+                    if early.isClosed { break }
+                }
+                try await eventually(timeout: .seconds(5), "the trickling connection is closed") { early.isClosed }
+                #expect(ContinuousClock.now - started < .seconds(4))
+            }
+        }
+
+        @Test("pipelined requests: a slow one behind a fast one is answered, not cut off by the head deadline")
+        func pipelining() async throws {
+            let config = intakeConfig + "\ningress: { header_timeout_s: 1, store_timeout_ms: 5000 }\n"
+            try await withBosun(extraConfig: config, files: intakeFiles) { bosun in
+                let port = try await bosun.port()
+                let locker = try TestProcess(
+                    "/usr/bin/python3",
+                    [
+                        "-c",
+                        "import sqlite3, sys, time\n"
+                            + "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                            + "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(2.5)",
+                        bosun.directory.file("state/bosun.db"),
+                    ],
+                    output: bosun.directory.file("locker.out"))
+                try await eventually("the lock is held") { locker.output.contains("locked") }
+                let body = Array("{\"slow\":true}".utf8)
+                let signature = try hmacSHA256Hex(body, key: "bench-secret")
+                let client = HTTPTestClient(port: port)
+                try client.writeRaw(
+                    Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                        + Array(
+                            ("POST /webhooks/github/demo HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n"
+                                + "X-GitHub-Event: issues\r\nX-GitHub-Delivery: pipelined\r\n"
+                                + "X-Hub-Signature-256: sha256=\(signature)\r\n\r\n").utf8) + body)
+                #expect(try client.readRaw().status == 200)
+                #expect(try client.readRaw().status == 202)
+                await locker.wait()
             }
         }
 
@@ -355,10 +455,14 @@ final class RawTCPSocket: Sendable {
         bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
-    /// True once the peer has closed the connection.
+    /// True once the peer has closed the connection. Reads (and drops) whatever the peer sent before closing, such
+    /// as a response, to see the end of the stream behind it.
     var isClosed: Bool {
-        var byte: UInt8 = 0
-        let count = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_PEEK))
-        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 { continue }
+            return count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+        }
     }
 }

@@ -158,6 +158,11 @@ struct IntakeTests {
         for bytes: [UInt8] in [[0x22, 0x80, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22]] {
             #expect(!JSONValidator.isValid(bytes))
         }
+        // UTF-16 escapes must pair their surrogates, as Foundation's parser requires.
+        #expect(JSONValidator.isValid(Array("\"\\ud83d\\ude00\"".utf8)))
+        for text in ["\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800x\"", "\"\\u12\""] {
+            #expect(!JSONValidator.isValid(Array(text.utf8)), "\(text)")
+        }
         // Hostile nesting fails cleanly instead of exhausting the stack.
         #expect(!JSONValidator.isValid(Array(String(repeating: "[", count: 100_000).utf8)))
         #expect(
@@ -167,11 +172,12 @@ struct IntakeTests {
 
     // MARK: Decisions
 
-    func config(_ projects: String, ingress: String = "") throws -> BosunConfig {
+    func config(_ projects: String, ingress: String = "", environment: [String: String] = [:]) throws -> BosunConfig {
         let directory = TemporaryDirectory("bosun-intake")
-        try directory.write("secret", "bench-secret\n")
+        try directory.write("secret", "bench-secret\r\n")
         return try ConfigLoader.parse(
-            yaml: "state_dir: ./s\nlisten: :1\n\(ingress)\nprojects:\n\(projects)", file: directory.file("bosun.yaml"))
+            yaml: "state_dir: ./s\nlisten: :1\n\(ingress)\nprojects:\n\(projects)", file: directory.file("bosun.yaml"),
+            environment: environment)
     }
 
     func decide(
@@ -271,6 +277,15 @@ struct IntakeTests {
         #expect(ignored.status == .accepted)
         #expect(ignored.object == ["status": "ignored", "reason": "unknown project"])
 
+        // A payload naming a project signed with another secret is not let into that project's inbox.
+        let foreign = try self.config(
+            """
+              - { name: web, tracker: plane, repo: { url: x }, webhook: { secret_file: ./secret }, plane: { project_id: 11111111-0000-0000-0000-000000000000 } }
+              - { name: guarded, tracker: plane, repo: { url: x }, webhook: { secret_env: BOSUN_OTHER_SECRET }, plane: { project_id: 59e3be42-87ec-4950-99a3-ae639cf2b089 } }
+            """, environment: ["BOSUN_OTHER_SECRET": "another-secret"])
+        let crossing = decide(.plane, "web", planeHeaders(mapped), mapped, foreign)
+        #expect(crossing.object == ["status": "ignored", "reason": "project not covered by this webhook's secret"])
+
         // A comment names no project: it belongs to the project of the URL.
         let comment = try #require(WebhookFixture.all.first { $0.path == "plane/v2.workitem.comment.created.json" })
             .body
@@ -310,6 +325,10 @@ struct IntakeTests {
                 true, false, true, false, true, false, true,
             ])
         #expect(try database.inboxDepth() == InboxDepth(unprocessed: 4, oldestReceivedAtMs: 1000))
+        // One forge event sent to two projects' hooks carries one delivery id: each project stores it.
+        var other = delivery("a")
+        other.project = "q"
+        #expect(try database.write { try $0.insertDelivery(other) } != .duplicate)
     }
 }
 

@@ -53,9 +53,10 @@ public struct Reload: IPCRequest {
     public init() {}
 }
 
-/// What a reload did.
+/// What a reload did. From the supervisor: one line per changed section and what each child noted. From a child:
+/// only what needs the operator's attention, such as a setting that applies after its next restart.
 public struct ReloadReport: Codable, Sendable {
-    /// One line per change, e.g. `supervisor.restart.budget: 5 -> 8`.
+    /// One line per change, e.g. `breaker changed`.
     public var changes: [String]
     public init(changes: [String]) { self.changes = changes }
 }

@@ -41,13 +41,15 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
         var quiescers: [ServerQuiescingHelper] = []
     }
 
+    /// - Parameters:
+    ///   - deadlines: read as each deadline is armed, so that a reload reaches open connections.
+    ///   - idleTimeout: Hummingbird's, fixed for this process's life.
     init(
-        descriptor: Int32, responder: Responder, limits: IngressConfig, metrics: IngressMetrics, logger: Logger
+        descriptor: Int32, responder: Responder, deadlines: @escaping @Sendable () -> DeadlineSettings,
+        idleTimeout: TimeAmount, metrics: IngressMetrics, logger: Logger
     ) {
         self.descriptor = descriptor
         self.logger = logger
-        let headTimeout = TimeAmount.seconds(Int64(limits.headerTimeoutSeconds))
-        let bodyTimeout = TimeAmount.seconds(Int64(limits.bodyTimeoutSeconds))
         self.http = HTTP1Channel(
             responder: { request, writer, channel in
                 let started = ContinuousClock.now
@@ -71,12 +73,16 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
                 let closing = response.headers[.connection] == "close"
                 try await writer.write(response: response.head, body: response.body)
                 // A response that did not read the request's body ends the connection, rather than reading the
-                // rest of an oversized or stalled body.
-                if closing { channel.close(promise: nil) }
+                // rest of an oversized or refused body: first our side, so that the client gets the response and
+                // an orderly end of stream, then after a moment the whole socket (closing it at once, with unread
+                // data in the buffer, would send a reset instead and lose the response).
+                if closing {
+                    channel.close(mode: .output, promise: nil)
+                    channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+                }
             },
             configuration: .init(
-                additionalChannelHandlers: [RequestDeadlines(headTimeout: headTimeout, bodyTimeout: bodyTimeout)],
-                idleTimeout: .seconds(Int64(limits.idleTimeoutSeconds))))
+                additionalChannelHandlers: [RequestDeadlines(settings: deadlines)], idleTimeout: idleTimeout))
     }
 
     /// Switches accepting on or off; returns once the change has taken effect.

@@ -2,31 +2,42 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 
-/// Cuts off slow clients without a timer task per request: a connection is closed if a request's head is not
-/// complete within `headTimeout` of the connection opening or the previous response, or its body is not complete
-/// within `bodyTimeout` of its head. A client that trickles its headers or its body (a byte every few seconds)
-/// is cut off, whatever the idle timeout says.
+/// The deadlines `RequestDeadlines` enforces, read when each one is armed, so that a reload applies to connections
+/// that are already open.
+struct DeadlineSettings: Sendable {
+    var head: TimeAmount
+    var body: TimeAmount
+}
+
+/// Cuts off slow clients without a timer task per request. While the connection waits for a request — after it
+/// opened, or once every response is written and no request is being read — the next request's head must be complete
+/// within the head timeout; once a head is read, that request's body must be complete within the body timeout. A
+/// client that trickles its headers or its body (a byte every few seconds) is closed, whatever the idle timeout says.
+/// A response written before its request's body was read leaves the body's deadline running; pipelined requests keep
+/// no deadline while responses are pending (processing them is bounded elsewhere).
 final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let headTimeout: TimeAmount
-    private let bodyTimeout: TimeAmount
+    private let settings: @Sendable () -> DeadlineSettings
     private var deadline: Scheduled<Void>?
+    /// A head has been read and its end not yet.
+    private var readingRequest = false
+    /// Requests whose response has not been written to the end.
+    private var pendingResponses = 0
 
-    init(headTimeout: TimeAmount, bodyTimeout: TimeAmount) {
-        self.headTimeout = headTimeout
-        self.bodyTimeout = bodyTimeout
+    init(settings: @escaping @Sendable () -> DeadlineSettings) {
+        self.settings = settings
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { arm(context, headTimeout) }
+        if context.channel.isActive { arm(context, settings().head) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        arm(context, headTimeout)
+        arm(context, settings().head)
         context.fireChannelActive()
     }
 
@@ -41,15 +52,24 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: arm(context, bodyTimeout)
-        case .end: disarm()
-        case .body: break
+        case .head:
+            readingRequest = true
+            pendingResponses += 1
+            arm(context, settings().body)
+        case .end:
+            readingRequest = false
+            if pendingResponses == 0 { arm(context, settings().head) } else { disarm() }
+        case .body:
+            break
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { arm(context, headTimeout) }
+        if case .end = unwrapOutboundIn(data) {
+            pendingResponses = max(0, pendingResponses - 1)
+            if pendingResponses == 0 && !readingRequest { arm(context, settings().head) }
+        }
         context.write(data, promise: promise)
     }
 

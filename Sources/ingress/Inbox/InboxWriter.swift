@@ -14,11 +14,14 @@ final class InboxWriter: Sendable {
 
     private enum Item {
         case store(NewDelivery, CheckedContinuation<Outcome, Never>)
-        case probe(CheckedContinuation<Result<Void, StoreError>, Never>)
+        case probe(OneShotResult)
     }
 
     private let database: Database
     private let maxBatch: Int
+    /// Deliveries that may wait for the writer; past this, a request fails at once (503) instead of piling up
+    /// behind a stalled disk with its body in memory.
+    private let maxQueued: Int
     private let logger: Logger
     private let onCommit: @Sendable (_ stored: Int) -> Void
     private let queue = Mutex<[Item]>([])
@@ -30,11 +33,12 @@ final class InboxWriter: Sendable {
     /// is a second connection to the same file: it copies the WAL into the database file in the background, so that
     /// no commit waits for that copy.
     init(
-        database: Database, checkpointer: Database, maxBatch: Int = 512, logger: Logger,
+        database: Database, checkpointer: Database, maxBatch: Int = 512, maxQueued: Int = 8192, logger: Logger,
         onCommit: @escaping @Sendable (Int) -> Void
     ) throws {
         self.database = database
         self.maxBatch = maxBatch
+        self.maxQueued = maxQueued
         self.logger = logger
         self.onCommit = onCommit
         try database.disableAutomaticCheckpoints()
@@ -64,16 +68,39 @@ final class InboxWriter: Sendable {
     /// Stores `delivery` (or finds it a duplicate) durably, as part of the next group.
     func store(_ delivery: NewDelivery) async -> Outcome {
         await withCheckedContinuation { continuation in
-            queue.withLock { $0.append(.store(delivery, continuation)) }
-            wakeup.signal()
+            let queued = queue.withLock { queue -> Bool in
+                guard queue.count < maxQueued else { return false }
+                queue.append(.store(delivery, continuation))
+                return true
+            }
+            if queued {
+                wakeup.signal()
+            } else {
+                continuation.resume(
+                    returning: .failure(StoreError(.busy, "\(maxQueued) deliveries already wait for the disk")))
+            }
         }
     }
 
+    /// Applies a reloaded `ingress.store_timeout_ms`.
+    func setStoreTimeout(_ timeout: Duration) {
+        database.setBusyTimeout(timeout)
+    }
+
     /// Takes and releases the write lock through the same thread: the store is writable and the writer alive.
-    func probe() async -> Result<Void, StoreError> {
-        await withCheckedContinuation { continuation in
-            queue.withLock { $0.append(.probe(continuation)) }
-            wakeup.signal()
+    /// Fails after `timeout` if the writer does not get to it (a probe writes nothing, so giving up is safe).
+    func probe(timeout: Duration) async -> Result<Void, StoreError> {
+        let answer = OneShotResult()
+        queue.withLock { $0.append(.probe(answer)) }
+        wakeup.signal()
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                answer.resolve(.failure(StoreError(.busy, "the inbox writer did not answer within \(timeout)")))
+            }
+            let result = await answer.wait()
+            group.cancelAll()
+            return result
         }
     }
 
@@ -108,7 +135,7 @@ final class InboxWriter: Sendable {
             for item in batch {
                 switch item {
                 case .store(_, let continuation): continuation.resume(returning: .failure(failure))
-                case .probe(let continuation): continuation.resume(returning: .failure(failure))
+                case .probe(let answer): answer.resolve(.failure(failure))
                 }
             }
             return
@@ -122,11 +149,40 @@ final class InboxWriter: Sendable {
                 outcomeIndex += 1
                 if case .stored = outcome { stored += 1 }
                 continuation.resume(returning: .success(outcome))
-            case .probe(let continuation):
-                continuation.resume(returning: .success(()))
+            case .probe(let answer):
+                answer.resolve(.success(()))
             }
         }
         committed.signal()
         if stored > 0 { onCommit(stored) }
+    }
+}
+
+/// A probe's answer, given once by whichever comes first: the writer or the timeout.
+final class OneShotResult: Sendable {
+    private let state = Mutex<
+        (result: Result<Void, StoreError>?, waiter: CheckedContinuation<Result<Void, StoreError>, Never>?)
+    >(
+        (nil, nil))
+
+    func resolve(_ result: Result<Void, StoreError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<Void, StoreError>, Never>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: result)
+    }
+
+    func wait() async -> Result<Void, StoreError> {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Result<Void, StoreError>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }

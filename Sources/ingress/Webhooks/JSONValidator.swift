@@ -124,10 +124,6 @@ struct JSONValidator {
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
-    private func isHex(_ byte: UInt8) -> Bool {
-        isDigit(byte) || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "f"))
-    }
-
     private mutating func string() -> Bool {
         index += 1
         let count = bytes.count
@@ -150,9 +146,17 @@ struct JSONValidator {
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 1
                 case UInt8(ascii: "u"):
-                    guard index + 4 < count else { return false }
-                    for offset in 1...4 where !isHex(bytes[index + offset]) { return false }
+                    guard let unit = hexUnit(at: index + 1) else { return false }
                     index += 5
+                    if unit >= 0xDC00 && unit <= 0xDFFF { return false }  // a low surrogate alone
+                    if unit >= 0xD800 && unit <= 0xDBFF {
+                        // A high surrogate must be followed by an escaped low one.
+                        guard index + 1 < count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u"),
+                            let low = hexUnit(at: index + 2), low >= 0xDC00 && low <= 0xDFFF
+                        else { return false }
+                        index += 6
+                    }
                 default:
                     return false
                 }
@@ -163,6 +167,24 @@ struct JSONValidator {
             }
         }
         return false
+    }
+
+    /// The four hex digits at `start` as a UTF-16 code unit, or nil.
+    private func hexUnit(at start: Int) -> UInt16? {
+        guard start + 4 <= bytes.count else { return nil }
+        var unit: UInt16 = 0
+        for offset in 0..<4 {
+            let byte = bytes[start + offset]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            unit = unit << 4 | UInt16(digit)
+        }
+        return unit
     }
 
     /// One multi-byte UTF-8 sequence (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.

@@ -15,24 +15,33 @@ enum IntakeDecision: Sendable {
 /// unknown project (404), no secret (403), signature (401) on the raw bytes before any parsing, missing event or
 /// delivery id (400), ping (200), malformed JSON (400), then for Plane the project mapping (202 ignored).
 enum WebhookIntake {
-    static func decide(
-        forge: Forge, projectName: String, headers: HTTPFields, body: [UInt8], config: BosunConfig,
-        receivedAtMs: Int64
-    ) -> IntakeDecision {
+    /// The refusals that need no body: an unknown project, a project without a secret. Checked before the body is
+    /// read, so that nobody can make ingress buffer bodies for a project it would refuse anyway.
+    static func refusalBeforeBody(projectName: String, config: BosunConfig) -> IntakeDecision? {
         guard let project = config.projects.first(where: { $0.name == projectName }) else {
             return .respond(.notFound, error("unknown project", "no project named \(projectName)"))
         }
-        if let secret = project.webhook.secret {
-            if let failure = WebhookAuthenticator.verify(forge, headers: headers, body: body, secret: secret) {
-                return .respond(.unauthorized, error("invalid signature", failure.detail))
-            }
-        } else if !project.webhook.insecure {
+        guard project.webhook.secret != nil || project.webhook.insecure else {
             return .respond(
                 .forbidden,
                 error(
                     "webhooks refused",
                     "project \(project.name) has no webhook secret; set webhook.secret_file or webhook.secret_env "
                         + "(or webhook.insecure: true to accept unsigned webhooks)"))
+        }
+        return nil
+    }
+
+    static func decide(
+        forge: Forge, projectName: String, headers: HTTPFields, body: [UInt8], config: BosunConfig,
+        receivedAtMs: Int64
+    ) -> IntakeDecision {
+        if let refusal = refusalBeforeBody(projectName: projectName, config: config) { return refusal }
+        let project = config.projects.first { $0.name == projectName }!
+        if let secret = project.webhook.secret {
+            if let failure = WebhookAuthenticator.verify(forge, headers: headers, body: body, secret: secret) {
+                return .respond(.unauthorized, error("invalid signature", failure.detail))
+            }
         }
         guard let (_, event) = headers.first(of: forge.eventHeaders) else {
             return .respond(.badRequest, error("missing event", "no \(forge.eventHeaders[0]) header"))
@@ -54,10 +63,21 @@ enum WebhookIntake {
             bodySHA256: WebhookAuthenticator.sha256Hex(body),
             headers: keptHeaders(forge, headers), body: body, receivedAtMs: receivedAtMs)
         if forge == .plane {
-            let payload = PlanePayload(body)
+            guard let payload = PlanePayload(body) else {
+                return .respond(.badRequest, error("malformed JSON", "the body is not a JSON object"))
+            }
             if let planeProject = payload.projectID {
                 guard let mapped = config.projects.first(where: { $0.planeProjectID == planeProject }) else {
                     return .respond(.accepted, ["status": "ignored", "reason": "unknown project"])
+                }
+                // A Plane hook is workspace-wide, but its secret vouches only for projects that share it: a payload
+                // signed for one project must not write into another one's inbox.
+                guard
+                    mapped.name == project.name
+                        || (project.webhook.secret != nil && mapped.webhook.secret == project.webhook.secret)
+                else {
+                    return .respond(
+                        .accepted, ["status": "ignored", "reason": "project not covered by this webhook's secret"])
                 }
                 delivery.project = mapped.name
             }
@@ -92,14 +112,16 @@ struct PlanePayload {
     /// v2's `event_id`, the same across Plane's retries (each retry gets a new delivery id).
     var eventID: String?
 
-    init(_ body: [UInt8]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return }
+    /// Nil if the body is not a JSON object Foundation can read.
+    init?(_ body: [UInt8]) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
         let data = object["data"] as? [String: Any]
         let isProjectEvent =
             (object["event"] as? String) == "project" || (object["entity_type"] as? String) == "project"
         projectID =
             data?["project_id"] as? String ?? data?["project"] as? String
             ?? (isProjectEvent ? data?["id"] as? String : nil)
-        eventID = object["event_id"] as? String
+        eventID = (object["event_id"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        if projectID?.isEmpty == true { projectID = nil }
     }
 }
