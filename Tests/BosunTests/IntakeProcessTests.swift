@@ -36,6 +36,22 @@ extension ProcessLevel {
             return try database.read { try $0.query("SELECT * FROM deliveries WHERE \(filter) ORDER BY id") }
         }
 
+        /// Another process takes the database's write lock and holds it for `seconds`; returns once it holds it.
+        static func holdWriteLock(_ bosun: BosunInstance, seconds: Double) async throws -> TestProcess {
+            let locker = try TestProcess(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    "import sqlite3, sys, time\n"
+                        + "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                        + "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(float(sys.argv[2]))",
+                    bosun.directory.file("state/bosun.db"), String(seconds),
+                ],
+                output: bosun.directory.file("locker.out"))
+            try await eventually("the lock is held") { locker.output.contains("locked") }
+            return locker
+        }
+
         static func post(
             _ fixture: WebhookFixture, port: Int, delivery: String, project: String? = nil
         ) throws
@@ -295,17 +311,7 @@ extension ProcessLevel {
             let config = intakeConfig + "\ningress: { header_timeout_s: 1, store_timeout_ms: 5000 }\n"
             try await withBosun(extraConfig: config, files: intakeFiles) { bosun in
                 let port = try await bosun.port()
-                let locker = try TestProcess(
-                    "/usr/bin/python3",
-                    [
-                        "-c",
-                        "import sqlite3, sys, time\n"
-                            + "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-                            + "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(2.5)",
-                        bosun.directory.file("state/bosun.db"),
-                    ],
-                    output: bosun.directory.file("locker.out"))
-                try await eventually("the lock is held") { locker.output.contains("locked") }
+                let locker = try await Self.holdWriteLock(bosun, seconds: 2.5)
                 let body = Array("{\"slow\":true}".utf8)
                 let signature = try hmacSHA256Hex(body, key: "bench-secret")
                 let client = HTTPTestClient(port: port)
@@ -328,17 +334,7 @@ extension ProcessLevel {
                 let port = try await bosun.port()
                 let fixture = try #require(WebhookFixture.all.first { $0.path == "github/issues.opened.json" })
                 // Another process holds the write lock.
-                let locker = try TestProcess(
-                    "/usr/bin/python3",
-                    [
-                        "-c",
-                        "import sqlite3, sys, time\n"
-                            + "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-                            + "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(4)",
-                        bosun.directory.file("state/bosun.db"),
-                    ],
-                    output: bosun.directory.file("locker.out"))
-                try await eventually("the lock is held") { locker.output.contains("locked") }
+                let locker = try await Self.holdWriteLock(bosun, seconds: 4)
                 let refused = try Self.post(fixture, port: port, delivery: "during-lock")
                 #expect(refused.status == 503)
                 #expect(refused.headers["retry-after"] == "5")
