@@ -3,61 +3,51 @@ import ProcessRuntime
 import Store
 import Synchronization
 
-/// The figures `/readyz` and `/metrics` report that cost a query or an IPC round trip: fetched at most once a second
-/// and by one request at a time, whatever the scrape rate; a request that finds a fetch under way gets the last
-/// figures. A flood of health checks cannot pin the store or the supervisor.
+/// The figures `/readyz` and `/metrics` report that cost a query or an IPC round trip, each a `RefreshedValue`: a
+/// flood of health checks cannot pin the store or the supervisor.
 final class HealthCache: Sendable {
-    private let reader: Database
-    private let link: SupervisorLink
-    private let state = Mutex(State())
-
-    private struct State {
-        var depth: InboxDepth?
-        var depthAt: ContinuousClock.Instant?
-        var fetchingDepth = false
-        var gatekeeper: String?
-        var gatekeeperAt: ContinuousClock.Instant?
-        var fetchingGatekeeper = false
-    }
+    private let depth: RefreshedValue<InboxDepth>
+    private let gatekeeperState: RefreshedValue<String>
 
     init(reader: Database, link: SupervisorLink) {
-        self.reader = reader
-        self.link = link
+        depth = RefreshedValue { try? reader.inboxDepth() }
+        gatekeeperState = RefreshedValue {
+            try? await link.request(Status(), timeout: .seconds(2)).processes.first { $0.name == "gatekeeper" }?.state
+                .rawValue
+        }
     }
 
-    func inboxDepth() async -> InboxDepth? {
-        let (cached, fetch) = state.withLock { state -> (InboxDepth?, Bool) in
-            let fresh = state.depthAt.map { .now - $0 < .seconds(1) } ?? false
-            guard !fresh, !state.fetchingDepth else { return (state.depth, false) }
-            state.fetchingDepth = true
-            return (state.depth, true)
-        }
-        guard fetch else { return cached }
-        let depth = try? reader.inboxDepth()
-        state.withLock { state in
-            state.fetchingDepth = false
-            state.depth = depth ?? state.depth
-            state.depthAt = .now
-        }
-        return depth ?? cached
-    }
+    func inboxDepth() async -> InboxDepth? { await depth.get() }
 
     /// The gatekeeper's state as the supervisor reports it.
-    func gatekeeper() async -> String? {
-        let (cached, fetch) = state.withLock { state -> (String?, Bool) in
-            let fresh = state.gatekeeperAt.map { .now - $0 < .seconds(1) } ?? false
-            guard !fresh, !state.fetchingGatekeeper else { return (state.gatekeeper, false) }
-            state.fetchingGatekeeper = true
-            return (state.gatekeeper, true)
+    func gatekeeper() async -> String? { await gatekeeperState.get() }
+}
+
+/// A value fetched at most once per `interval` and by one caller at a time: a caller that finds it stale fetches it,
+/// callers meanwhile get the last value. A failed fetch (nil) keeps the last value.
+final class RefreshedValue<Value: Sendable>: Sendable {
+    private let interval: Duration
+    private let fetch: @Sendable () async -> Value?
+    private let state = Mutex<(value: Value?, at: ContinuousClock.Instant?, fetching: Bool)>((nil, nil, false))
+
+    init(interval: Duration = .seconds(1), fetch: @escaping @Sendable () async -> Value?) {
+        self.interval = interval
+        self.fetch = fetch
+    }
+
+    func get() async -> Value? {
+        let (cached, mustFetch) = state.withLock { state -> (Value?, Bool) in
+            let fresh = state.at.map { .now - $0 < interval } ?? false
+            guard !fresh, !state.fetching else { return (state.value, false) }
+            state.fetching = true
+            return (state.value, true)
         }
-        guard fetch else { return cached }
-        let fetched = try? await link.request(Status(), timeout: .seconds(2)).processes.first {
-            $0.name == "gatekeeper"
-        }?.state.rawValue
+        guard mustFetch else { return cached }
+        let fetched = await fetch()
         state.withLock { state in
-            state.fetchingGatekeeper = false
-            state.gatekeeper = fetched ?? state.gatekeeper
-            state.gatekeeperAt = .now
+            state.fetching = false
+            state.value = fetched ?? state.value
+            state.at = .now
         }
         return fetched ?? cached
     }

@@ -55,11 +55,9 @@ struct IngressApp: Sendable {
         let current = config.current
         var closing = HTTPFields()
         closing[.connection] = "close"
-        if case .respond(let status, let object) = WebhookIntake.refusalBeforeBody(
-            projectName: projectName, config: current)
-        {
-            metrics.recordDelivery(source: forge.rawValue, outcome: Self.outcome(of: status, object))
-            return JSONResponse.make(status, object, headers: closing)
+        if case .failure(let refusal) = WebhookIntake.project(named: projectName, config: current) {
+            metrics.recordDelivery(source: forge.rawValue, outcome: Self.outcome(of: refusal.status, refusal.object))
+            return JSONResponse.make(refusal.status, refusal.object, headers: closing)
         }
         let limit = current.ingress.maxBodyBytes
         let reservation = min(request.headers[.contentLength].flatMap(Int.init) ?? limit, limit)

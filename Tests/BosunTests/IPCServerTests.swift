@@ -167,9 +167,7 @@ struct IPCServerTests {
     func wrongVersion() async throws {
         try await withServer { _ in
             let raw = try RawUnixSocket(path: path)
-            raw.sendFrame(
-                "{\"v\":1,\"id\":1,\"kind\":\"request\",\"type\":\"hello\",\"payload\":"
-                    + "{\"role\":\"cli\",\"pid\":1,\"program\":\"raw\",\"version\":\"x\"}}")
+            raw.sendHello()
             raw.sendFrame("{\"v\":2,\"id\":2,\"kind\":\"request\",\"type\":\"ping\",\"payload\":{}}")
             let (bytes, closed) = await raw.readUntilClosed()
             #expect(closed)
@@ -234,9 +232,7 @@ struct IPCServerTests {
             group.addTask { await server.run(handlers: serving) }
             defer { group.cancelAll() }
             let raw = try RawUnixSocket(path: path)
-            raw.sendFrame(
-                "{\"v\":1,\"id\":1,\"kind\":\"request\",\"type\":\"hello\",\"payload\":"
-                    + "{\"role\":\"cli\",\"pid\":1,\"program\":\"raw\",\"version\":\"x\"}}")
+            raw.sendHello()
             raw.sendFrame("{\"v\":1,\"id\":2,\"kind\":\"event\",\"type\":\"note\",\"payload\":{\"text\":\"x\"}}")
             // Wait for the server's ping to arrive, then hang up without answering it.
             try await eventually("the server's ping") {

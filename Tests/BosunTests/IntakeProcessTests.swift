@@ -374,6 +374,16 @@ extension ProcessLevel {
                 #expect(ready.status == 200)
                 #expect(ready.body.contains("\"gatekeeper\":\"failed\""))
                 #expect(ready.body.contains("\"unprocessed\":5"))
+                let metrics = try HTTPTestClient(port: port).send("GET", "/metrics")
+                #expect(metrics.status == 200)
+                #expect(
+                    metrics.body.contains("bosun_webhook_deliveries_total{source=\"gitea\",outcome=\"accepted\"} 5"))
+                #expect(
+                    metrics.body.contains(
+                        "bosun_http_requests_total{route=\"/webhooks/{forge}/{project}\",method=\"POST\",status=\"202\"} 5"
+                    ))
+                #expect(metrics.body.contains("bosun_inbox_unprocessed 5"))
+                #expect(metrics.body.contains("bosun_http_request_duration_seconds_count "))
             }
         }
 

@@ -2,6 +2,7 @@ import Config
 import Foundation
 import HTTPTypes
 import Store
+import Synchronization
 import Testing
 
 @testable import BosunIngress
@@ -290,6 +291,31 @@ struct IntakeTests {
         let comment = try #require(WebhookFixture.all.first { $0.path == "plane/v2.workitem.comment.created.json" })
             .body
         #expect(decide(.plane, "other", planeHeaders(comment), comment, config).delivery?.project == "other")
+    }
+
+    // MARK: Health figures
+
+    @Test("a refreshed value is fetched once per interval, by one caller at a time")
+    func refreshedValue() async {
+        let fetches = Mutex(0)
+        let value = RefreshedValue<Int>(interval: .milliseconds(500)) {
+            try? await Task.sleep(for: .milliseconds(50))
+            return fetches.withLock { count in
+                count += 1
+                return count
+            }
+        }
+        let first = await withTaskGroup(of: Int?.self) { group in
+            for _ in 0..<100 { group.addTask { await value.get() } }
+            var seen: [Int?] = []
+            for await result in group { seen.append(result) }
+            return seen
+        }
+        #expect(fetches.withLock { $0 } == 1)
+        #expect(first.compactMap { $0 }.allSatisfy { $0 == 1 })
+        try? await Task.sleep(for: .milliseconds(600))
+        #expect(await value.get() == 2)
+        #expect(await value.get() == 2)
     }
 
     // MARK: The inbox table

@@ -15,29 +15,41 @@ enum IntakeDecision: Sendable {
 /// unknown project (404), no secret (403), signature (401) on the raw bytes before any parsing, missing event or
 /// delivery id (400), ping (200), malformed JSON (400), then for Plane the project mapping (202 ignored).
 enum WebhookIntake {
-    /// The refusals that need no body: an unknown project, a project without a secret. Checked before the body is
-    /// read, so that nobody can make ingress buffer bodies for a project it would refuse anyway.
-    static func refusalBeforeBody(projectName: String, config: BosunConfig) -> IntakeDecision? {
+    /// A refusal: the status and the JSON body that say why.
+    struct Refusal: Error {
+        var status: HTTPResponse.Status
+        var object: [String: String]
+    }
+
+    /// The project a webhook is for, or the refusal that needs no body: an unknown project, a project without a
+    /// secret. Checked before the body is read, so that nobody can make ingress buffer bodies for a project it would
+    /// refuse anyway.
+    static func project(named projectName: String, config: BosunConfig) -> Result<ProjectConfig, Refusal> {
         guard let project = config.projects.first(where: { $0.name == projectName }) else {
-            return .respond(.notFound, error("unknown project", "no project named \(projectName)"))
+            return .failure(
+                Refusal(status: .notFound, object: error("unknown project", "no project named \(projectName)")))
         }
         guard project.webhook.secret != nil || project.webhook.insecure else {
-            return .respond(
-                .forbidden,
-                error(
-                    "webhooks refused",
-                    "project \(project.name) has no webhook secret; set webhook.secret_file or webhook.secret_env "
-                        + "(or webhook.insecure: true to accept unsigned webhooks)"))
+            return .failure(
+                Refusal(
+                    status: .forbidden,
+                    object: error(
+                        "webhooks refused",
+                        "project \(project.name) has no webhook secret; set webhook.secret_file or webhook.secret_env "
+                            + "(or webhook.insecure: true to accept unsigned webhooks)")))
         }
-        return nil
+        return .success(project)
     }
 
     static func decide(
         forge: Forge, projectName: String, headers: HTTPFields, body: [UInt8], config: BosunConfig,
         receivedAtMs: Int64
     ) -> IntakeDecision {
-        if let refusal = refusalBeforeBody(projectName: projectName, config: config) { return refusal }
-        let project = config.projects.first { $0.name == projectName }!
+        let project: ProjectConfig
+        switch self.project(named: projectName, config: config) {
+        case .success(let found): project = found
+        case .failure(let refusal): return .respond(refusal.status, refusal.object)
+        }
         if let secret = project.webhook.secret {
             if let failure = WebhookAuthenticator.verify(forge, headers: headers, body: body, secret: secret) {
                 return .respond(.unauthorized, error("invalid signature", failure.detail))

@@ -43,6 +43,13 @@ final class RawUnixSocket {
         send([UInt8(length >> 24), UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)] + body)
     }
 
+    /// A valid protocol-1 hello from a `cli`.
+    func sendHello() {
+        sendFrame(
+            "{\"v\":1,\"id\":1,\"kind\":\"request\",\"type\":\"hello\",\"payload\":"
+                + "{\"role\":\"cli\",\"pid\":1,\"program\":\"raw\",\"version\":\"x\"}}")
+    }
+
     /// Reads until the peer closes (true) or 10 s pass (false), returning what arrived. Polls without blocking, so
     /// that the server under test, which shares the concurrency pool, keeps running.
     func readUntilClosed(timeout: Duration = .seconds(10)) async -> (bytes: [UInt8], closed: Bool) {
