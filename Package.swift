@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "bosun-ingress", targets: ["BosunIngress"]),
         .executable(name: "bosun-worker", targets: ["BosunWorker"]),
         .executable(name: "bosun-gatekeeper", targets: ["BosunGatekeeper"]),
+        .executable(name: "bosun-shim", targets: ["BosunShim"]),
         .library(name: "IPC", targets: ["IPC"]),
     ],
     dependencies: [
@@ -53,6 +54,9 @@ let package = Package(
         .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "LinuxProcess", dependencies: ["CBosunPosix"], swiftSettings: strict),
         .target(name: "Systemd", dependencies: ["CBosunSystemd"], swiftSettings: strict),
+        .target(name: "Workflow", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(name: "Forge", swiftSettings: strict),
+        .target(name: "Outbound", dependencies: ["CBosunCurl", "Forge", "Workflow"], swiftSettings: strict),
         .target(
             name: "ProcessRuntime",
             dependencies: ["IPC", "Config", "Store", "LinuxProcess", logging, lifecycle] + nio,
@@ -77,19 +81,24 @@ let package = Package(
             path: "Sources/ingress", swiftSettings: strict),
         .executableTarget(
             name: "BosunWorker",
-            dependencies: ["IPC", "Store", "Config", "ProcessRuntime", logging, lifecycle],
+            dependencies: ["IPC", "Store", "Config", "Workflow", "LinuxProcess", "ProcessRuntime", logging, lifecycle],
             path: "Sources/worker", swiftSettings: strict),
         .executableTarget(
             name: "BosunGatekeeper",
-            dependencies: ["IPC", "Store", "Config", "ProcessRuntime", logging, lifecycle],
+            dependencies: [
+                "IPC", "Store", "Config", "Workflow", "Forge", "Outbound", "ProcessRuntime", logging, lifecycle,
+            ],
             path: "Sources/gatekeeper", swiftSettings: strict),
+        // The per-run shim: a small C program that owns one agent process and writes its exit status.
+        .executableTarget(name: "BosunShim", path: "Sources/shim"),
 
         .testTarget(
             name: "BosunTests",
             dependencies: [
                 "IPC", "Store", "Config", "LinuxProcess", "Systemd", "ProcessRuntime", "BosunSupervisor",
-                "BosunIngress",
+                "BosunIngress", "BosunWorker", "BosunGatekeeper", "Workflow", "Forge", "Outbound",
                 "CBosunCurl", logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
             ] + nio,
             path: "Tests/BosunTests", exclude: ["Fixtures"], swiftSettings: strict),
     ]

@@ -1,0 +1,4 @@
+import CBosunCurl
+
+/// Outbound HTTP over libcurl. Filled in by the outbox work.
+public enum OutboundPlaceholder {}
