@@ -51,7 +51,8 @@ let package = Package(
         // Shared libraries. They point down: IPC and Store import nothing of ours but their C targets.
         .target(name: "IPC", dependencies: nio + [logging], swiftSettings: strict),
         .target(name: "Store", dependencies: ["CBosunSQLite"], swiftSettings: strict),
-        .target(name: "Config", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(
+            name: "Config", dependencies: ["Workflow", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "LinuxProcess", dependencies: ["CBosunPosix"], swiftSettings: strict),
         .target(name: "Systemd", dependencies: ["CBosunSystemd"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),

@@ -1,3 +1,5 @@
+import Workflow
+
 /// `bosun.yaml`, validated. Paths are absolute (relative ones are resolved against the file's directory), secrets
 /// are read, and every field has its value or its default.
 public struct BosunConfig: Sendable, Equatable {
@@ -19,6 +21,10 @@ public struct BosunConfig: Sendable, Equatable {
     public var agents: [AgentConfig] = []
     public var projects: [ProjectConfig] = []
     public var notify: [NotifierConfig] = []
+    /// Which agent plays each role, and at which level.
+    public var roles: [String: RoleConfig] = [:]
+    /// Named workflows a project may use besides the built-in `default`.
+    public var workflows: [String: Workflow] = [:]
 
     public init(file: String, stateDirectory: String, listen: ListenAddress) {
         self.file = file
@@ -148,6 +154,14 @@ public struct WorkerConfig: Sendable, Equatable {
     public var heartbeatSeconds = 15
     public var agentTimeoutSeconds = 1800
     public var killGraceSeconds = 10
+    /// Per-role limits on jobs running at once.
+    public var roleLimits: [String: Int] = [:]
+    /// How long a passed agent preflight is trusted.
+    public var preflightTTLSeconds = 300
+    /// On stop: wait for running agents up to this long (0: leave them to be re-adopted by the next worker).
+    public var drainSeconds = 0
+    /// Finished tasks' worktrees and run logs older than this are removed.
+    public var retentionDays = 14
 }
 
 /// Job retries.
@@ -223,12 +237,54 @@ public struct ProjectConfig: Sendable, Equatable {
     /// For a Plane tracker: the Plane project this Bosun project maps to. Plane's webhooks are workspace-wide;
     /// a payload naming another project is ignored.
     public var planeProjectID: String?
+    /// What starts a task.
+    public var trigger = TriggerConfig()
+    /// The forge login Bosun acts as; its own events are ignored and assignment to it can trigger work.
+    public var botUser: String?
+    /// The project's test command (argv), used by the workflow's command gates.
+    public var testCommand: [String]?
+    /// Jobs of this project running at once (nil: only the worker's limit).
+    public var maxConcurrency: Int?
+    /// Environment variables (names) each agent may receive from Bosun's environment for this project.
+    public var agentEnvironment: [String: [String]] = [:]
+    /// The workflow the project runs, resolved: the built-in default, a named one, or its own.
+    public var resolvedWorkflow = Workflow.builtInDefault
 
     public init(name: String, tracker: TrackerKind, repository: RepositoryConfig) {
         self.name = name
         self.tracker = tracker
         self.repository = repository
     }
+}
+
+/// What starts a task for an issue.
+public struct TriggerConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// The issue gets a label (`label`, default `bosun`).
+        case label
+        /// The issue is assigned to the bot user.
+        case assign
+        /// Every new issue.
+        case all
+    }
+
+    public var kind = Kind.label
+    public var label = "bosun"
+
+    public init() {}
+}
+
+/// Which agent plays a role: a default and one per level.
+public struct RoleConfig: Sendable, Equatable {
+    public var agent: String?
+    /// Level name (junior / medior / senior) → agent name.
+    public var levels: [String: String] = [:]
+    /// The level used when no label or rule picks one.
+    public var defaultLevel: String?
+    /// Issue body length (characters) from which a level applies, e.g. `senior: 2000`.
+    public var levelByBodyLength: [String: Int] = [:]
+
+    public init() {}
 }
 
 /// Where a project's code lives.

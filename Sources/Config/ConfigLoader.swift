@@ -1,4 +1,5 @@
 import Foundation
+import Workflow
 import Yams
 
 /// A config file's text and what it validated to.
@@ -122,7 +123,9 @@ public enum ConfigLoader {
         let retry = readRetry(&root, &reader)
         let logs = readLogs(&root, &reader)
         let agents = readAgents(&root, &reader)
-        let projects = readProjects(&root, &reader)
+        let roles = readRoles(&root, &reader)
+        let workflows = readWorkflows(&root, &reader, roles: Set(roles.keys))
+        let projects = readProjects(&root, &reader, workflows: workflows, roles: roles, agents: agents)
         let notify = readNotifiers(&root, &reader)
         reader.finish(root)
 
@@ -139,6 +142,8 @@ public enum ConfigLoader {
         config.agents = agents
         config.projects = projects
         config.notify = notify
+        config.roles = roles
+        config.workflows = workflows
         return config
     }
 
@@ -213,7 +218,15 @@ public enum ConfigLoader {
     private static func readWorker(_ root: inout Section, _ reader: inout ConfigReader) -> WorkerConfig {
         var section = reader.section(&root, "worker")
         var config = WorkerConfig()
-        config.maxConcurrency = reader.int(&section, "max_concurrency", default: config.maxConcurrency, in: 1...256)
+        config.maxConcurrency = reader.int(&section, "max_concurrency", default: config.maxConcurrency, in: 1...4096)
+        config.preflightTTLSeconds = reader.int(&section, "preflight_ttl_s", default: config.preflightTTLSeconds)
+        config.drainSeconds = reader.int(&section, "drain_s", default: config.drainSeconds, in: 0...86_400)
+        config.retentionDays = reader.int(&section, "retention_days", default: config.retentionDays)
+        var roleLimits = reader.section(&section, "role_limits")
+        for role in roleLimits.keys {
+            config.roleLimits[role] = reader.int(&roleLimits, role, default: 1)
+        }
+        reader.finish(roleLimits)
         config.leaseSeconds = reader.int(&section, "lease_s", default: config.leaseSeconds)
         config.heartbeatSeconds = reader.int(&section, "heartbeat_s", default: config.heartbeatSeconds)
         config.agentTimeoutSeconds = reader.int(&section, "agent_timeout_s", default: config.agentTimeoutSeconds)
@@ -275,7 +288,10 @@ public enum ConfigLoader {
         return agents
     }
 
-    private static func readProjects(_ root: inout Section, _ reader: inout ConfigReader) -> [ProjectConfig] {
+    private static func readProjects(
+        _ root: inout Section, _ reader: inout ConfigReader, workflows: [String: Workflow], roles: [String: RoleConfig],
+        agents: [AgentConfig]
+    ) -> [ProjectConfig] {
         var projects: [ProjectConfig] = []
         var seen: [String: ConfigKeyPath] = [:]
         for (path, node) in reader.sequence(&root, "projects") {
@@ -312,12 +328,35 @@ public enum ConfigLoader {
                     path.appending("plane.project_id"), "is required for a plane tracker: the Plane project's id",
                     line: section.line)
             }
-            let workflow = reader.string(&section, "workflow") ?? "default"
-            if workflow != "default" {
-                reader.report(
-                    path.appending("workflow"), "unknown workflow \(workflow); the built-in one is default",
-                    line: section.line)
+            let workflowLine = section.line(of: "workflow")
+            var workflow = "default"
+            var inlineWorkflow: Workflow?
+            if section.has("workflow"), case .mapping = section.node("workflow") {
+                var inline = reader.section(&section, "workflow")
+                inlineWorkflow = readWorkflow(named: "\(name ?? "project").inline", &inline, &reader, roles: Set(roles.keys))
+                workflow = "inline"
+            } else {
+                workflow = reader.string(&section, "workflow") ?? "default"
             }
+            var trigger = TriggerConfig()
+            var triggerSection = reader.section(&section, "trigger")
+            trigger.kind = reader.choice(&triggerSection, "kind", default: TriggerConfig.Kind.label)
+            trigger.label = reader.string(&triggerSection, "label") ?? trigger.label
+            reader.finish(triggerSection)
+            let botUser = reader.string(&section, "bot_user")
+            if trigger.kind == .assign && botUser == nil {
+                reader.report(
+                    path.appending("bot_user"), "is required when trigger.kind is assign", line: section.line)
+            }
+            let testCommand = readCommand(&section, "test_command", &reader)
+            let maxConcurrency = section.has("max_concurrency")
+                ? reader.int(&section, "max_concurrency", default: 1, in: 1...4096) : nil
+            var agentEnvironment: [String: [String]] = [:]
+            var envSection = reader.section(&section, "agent_env")
+            for agentName in envSection.keys {
+                agentEnvironment[agentName] = reader.strings(&envSection, agentName)
+            }
+            reader.finish(envSection)
             reader.finish(section)
             guard let name, let tracker, let url else { continue }
             var repository = RepositoryConfig(url: url)
@@ -328,6 +367,23 @@ public enum ConfigLoader {
             project.authors = authors
             project.workflow = workflow
             project.planeProjectID = planeProjectID
+            project.trigger = trigger
+            project.botUser = botUser
+            project.testCommand = testCommand
+            project.maxConcurrency = maxConcurrency
+            project.agentEnvironment = agentEnvironment
+            if let inlineWorkflow {
+                project.resolvedWorkflow = inlineWorkflow
+            } else if workflow != "default" {
+                if let named = workflows[workflow] {
+                    project.resolvedWorkflow = named
+                } else {
+                    let known = (["default"] + workflows.keys.sorted()).joined(separator: ", ")
+                    reader.report(
+                        path.appending("workflow"), "unknown workflow \(workflow); known: \(known)", line: workflowLine)
+                }
+            }
+            checkRoles(of: project, at: path, roles: roles, agents: agents, line: workflowLine, &reader)
             projects.append(project)
         }
         return projects

@@ -44,6 +44,11 @@ struct Section {
         entries.contains { $0.key == key && !$0.value.isNull }
     }
 
+    /// The value of `key`, without marking it read.
+    func node(_ key: String) -> Node? {
+        entries.first { $0.key == key }?.value
+    }
+
     fileprivate mutating func take(_ key: String) -> (value: Node, line: Int?)? {
         used.insert(key)
         guard let entry = entries.first(where: { $0.key == key }), !entry.value.isNull else { return nil }

@@ -19,6 +19,15 @@ public protocol SupervisedProcess: Sendable {
     func breakerChanged(_ breaker: BreakerStatus) async
     /// Start or stop accepting connections (ingress).
     func setAccepting(_ accepting: Bool) async throws -> AcceptingState
+    /// Another process wrote something this one consumes (deliveries, jobs, outcomes).
+    func wake(_ topic: WakeTopic) async
+}
+
+/// What a wake-up call is about.
+public enum WakeTopic: Sendable, Equatable {
+    case inbox
+    case jobs
+    case outcomes
 }
 
 extension SupervisedProcess {
@@ -31,6 +40,8 @@ extension SupervisedProcess {
     }
 
     public func breakerChanged(_ breaker: BreakerStatus) async {}
+
+    public func wake(_ topic: WakeTopic) async {}
 
     public func setAccepting(_ accepting: Bool) async throws -> AcceptingState {
         throw IPCError(.remote, "this process does not accept connections")
@@ -124,6 +135,9 @@ public final class SupervisorLink: Service {
         handlers.onEvent(BreakerChanged.self) { event, _ in
             await (try? self.process())?.breakerChanged(event.breaker)
         }
+        handlers.onEvent(InboxWake.self) { _, _ in await (try? self.process())?.wake(.inbox) }
+        handlers.onEvent(JobsWake.self) { _, _ in await (try? self.process())?.wake(.jobs) }
+        handlers.onEvent(OutcomesWake.self) { _, _ in await (try? self.process())?.wake(.outcomes) }
 
         try await IPCClient.withConnection(path: socketPath, hello: hello, handlers: handlers, logger: logger) {
             [logger] connection in

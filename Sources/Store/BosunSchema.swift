@@ -46,5 +46,119 @@ public enum BosunSchema {
                 CREATE INDEX deliveries_body ON deliveries (source, project, body_sha256, received_at_ms);
                 CREATE INDEX deliveries_unprocessed ON deliveries (received_at_ms) WHERE processed_at_ms IS NULL;
                 """),
+        Migration(
+            version: 3, name: "tasks, jobs, runs, outbox",
+            sql: """
+                CREATE TABLE tasks (
+                    id INTEGER PRIMARY KEY,
+                    project TEXT NOT NULL,
+                    issue TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    workflow TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    active INTEGER NOT NULL,
+                    waiting_on TEXT,
+                    gate_index INTEGER NOT NULL DEFAULT 0,
+                    level TEXT,
+                    branch TEXT NOT NULL,
+                    counters TEXT NOT NULL DEFAULT '{}',
+                    feedback TEXT,
+                    pr_number TEXT,
+                    pr_url TEXT,
+                    created_at_ms INTEGER NOT NULL,
+                    updated_at_ms INTEGER NOT NULL,
+                    state_entered_at_ms INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX tasks_active_issue ON tasks (project, issue) WHERE active = 1;
+                CREATE INDEX tasks_state ON tasks (state);
+
+                CREATE TABLE task_events (
+                    id INTEGER PRIMARY KEY,
+                    task_id INTEGER NOT NULL REFERENCES tasks (id),
+                    from_state TEXT,
+                    to_state TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    delivery_id INTEGER,
+                    at_ms INTEGER NOT NULL
+                );
+                CREATE INDEX task_events_task ON task_events (task_id, id);
+
+                CREATE TABLE jobs (
+                    id INTEGER PRIMARY KEY,
+                    task_id INTEGER NOT NULL REFERENCES tasks (id),
+                    project TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('agent', 'gate', 'merge')),
+                    role TEXT NOT NULL,
+                    stage TEXT NOT NULL,
+                    spec TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                    priority INTEGER NOT NULL DEFAULT 0,
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    failures INTEGER NOT NULL DEFAULT 0,
+                    transient_failures INTEGER NOT NULL DEFAULT 0,
+                    available_at_ms INTEGER NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at_ms INTEGER,
+                    unique_key TEXT NOT NULL UNIQUE,
+                    outcome TEXT,
+                    outcome_applied_at_ms INTEGER,
+                    last_error TEXT,
+                    created_at_ms INTEGER NOT NULL,
+                    finished_at_ms INTEGER
+                );
+                CREATE INDEX jobs_claimable ON jobs (priority DESC, available_at_ms, id) WHERE state = 'queued';
+                CREATE INDEX jobs_running ON jobs (lease_expires_at_ms) WHERE state = 'running';
+                CREATE INDEX jobs_unapplied ON jobs (finished_at_ms, id)
+                    WHERE outcome_applied_at_ms IS NULL AND state IN ('succeeded', 'failed');
+                CREATE INDEX jobs_task ON jobs (task_id);
+
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY,
+                    job_id INTEGER NOT NULL REFERENCES jobs (id),
+                    attempt INTEGER NOT NULL,
+                    worker TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('starting', 'running', 'exited', 'lost')),
+                    run_dir TEXT NOT NULL,
+                    log_path TEXT NOT NULL,
+                    shim_pid INTEGER,
+                    shim_start_time INTEGER,
+                    agent_pid INTEGER,
+                    agent_start_time INTEGER,
+                    exit_code INTEGER,
+                    signal INTEGER,
+                    timed_out INTEGER NOT NULL DEFAULT 0,
+                    classification TEXT,
+                    reason TEXT,
+                    retry_at_ms INTEGER,
+                    input_tokens INTEGER,
+                    output_tokens INTEGER,
+                    cost_usd REAL,
+                    pr_url TEXT,
+                    started_at_ms INTEGER NOT NULL,
+                    finished_at_ms INTEGER,
+                    UNIQUE (job_id, attempt)
+                );
+                CREATE INDEX runs_live ON runs (worker) WHERE state IN ('starting', 'running');
+
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY,
+                    task_id INTEGER REFERENCES tasks (id),
+                    project TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('forge', 'local', 'notify')),
+                    effect TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_try_at_ms INTEGER NOT NULL,
+                    last_error TEXT,
+                    result TEXT,
+                    created_at_ms INTEGER NOT NULL,
+                    done_at_ms INTEGER
+                );
+                CREATE INDEX outbox_due ON outbox (next_try_at_ms, id) WHERE state = 'pending';
+                """),
     ]
 }

@@ -99,3 +99,59 @@ extension Database {
         }
     }
 }
+
+/// A stored delivery, as the gatekeeper reads it back.
+public struct StoredDelivery: Sendable, Equatable {
+    public var id: Int64
+    public var source: String
+    public var project: String
+    public var event: String
+    public var deliveryID: String
+    /// The stored headers: lowercased name → value.
+    public var headers: String
+    public var body: [UInt8]
+    public var receivedAtMs: Int64
+}
+
+extension Transaction {
+    /// Unprocessed deliveries in arrival order.
+    public func unprocessedDeliveries(limit: Int) throws(StoreError) -> [StoredDelivery] {
+        try query(
+            """
+            SELECT id, source, project, event, delivery_id, headers, body, received_at_ms FROM deliveries
+            WHERE processed_at_ms IS NULL ORDER BY id LIMIT ?
+            """, .integer(limit)
+        ).map { row throws(StoreError) in
+            StoredDelivery(
+                id: try row.required("id", row.int64), source: try row.required("source", row.string),
+                project: try row.required("project", row.string), event: try row.required("event", row.string),
+                deliveryID: try row.required("delivery_id", row.string),
+                headers: try row.required("headers", row.string), body: try row.blob("body") ?? [],
+                receivedAtMs: try row.required("received_at_ms", row.int64))
+        }
+    }
+
+    /// Marks a delivery applied. Returns false if it already was (another gatekeeper got there first).
+    @discardableResult
+    public func markDeliveryProcessed(id: Int64, atMs: Int64) throws(StoreError) -> Bool {
+        try execute(
+            "UPDATE deliveries SET processed_at_ms = ? WHERE id = ? AND processed_at_ms IS NULL", .integer(atMs),
+            .integer(id)) == 1
+    }
+
+    /// Recent deliveries, newest first, without bodies.
+    public func recentDeliveries(limit: Int) throws(StoreError) -> [(id: Int64, source: String, project: String, event: String, receivedAtMs: Int64, processedAtMs: Int64?)] {
+        try query(
+            """
+            SELECT id, source, project, event, received_at_ms, processed_at_ms FROM deliveries ORDER BY id DESC
+            LIMIT ?
+            """, .integer(limit)
+        ).map { row throws(StoreError) in
+            (
+                try row.required("id", row.int64), try row.required("source", row.string),
+                try row.required("project", row.string), try row.required("event", row.string),
+                try row.required("received_at_ms", row.int64), try row.int64("processed_at_ms")
+            )
+        }
+    }
+}

@@ -1,19 +1,28 @@
 import Config
+import Foundation
 import IPC
 import Logging
 import ProcessRuntime
 import ServiceLifecycle
 import Store
 
-/// `bosun-gatekeeper`: the workflow engine. In this release it holds the store open and answers the supervisor;
-/// the inbox, the statechart and the outbox arrive with the workflow engine.
+/// `bosun-gatekeeper`: the workflow engine. Applies inbox deliveries and job outcomes to tasks (one transaction
+/// each), enqueues jobs, and sends the outbox's effects in the background.
 @main
 enum GatekeeperMain {
     static func main() async {
         await ChildRunner.main(role: .gatekeeper) { context in
-            _ = try context.config.current.openDatabase()
-            context.link.attach(GatekeeperControl(config: context.config, logger: context.logger))
-            return [GatekeeperService(link: context.link)]
+            let database = try context.config.current.openDatabase()
+            let wakes = WakeSignal()
+            context.link.attach(GatekeeperControl(config: context.config, logger: context.logger, wakes: wakes))
+            let config = context.config
+            let engine = TaskEngine(database: database, config: { config.current }, logger: context.logger)
+            let sender = OutboxSender(
+                database: database, config: { config.current }, logger: context.logger,
+                transport: OutboundTransport.attempt)
+            return [
+                GatekeeperService(link: context.link, engine: engine, sender: sender, wakes: wakes, logger: context.logger)
+            ]
         }
     }
 }
@@ -22,20 +31,81 @@ enum GatekeeperMain {
 struct GatekeeperControl: SupervisedProcess {
     let config: CurrentConfig
     let logger: Logger
+    let wakes: WakeSignal
 
     func reload() async throws -> ReloadReport {
         let report = try config.reload()
         logger.info("config reloaded", metadata: ["changes": "\(report.changes)"])
+        wakes.wake()
         return ReloadReport(changes: [])
+    }
+
+    func wake(_ topic: WakeTopic) async {
+        wakes.wake()
     }
 }
 
-/// Reports ready once the store is open, then waits for shutdown.
+/// Reconciles, reports ready, then applies deliveries and outcomes whenever woken (and every few seconds as a
+/// safety net), and sends the outbox when entries are due.
 struct GatekeeperService: Service {
     let link: SupervisorLink
+    let engine: TaskEngine
+    let sender: OutboxSender
+    let wakes: WakeSignal
+    let logger: Logger
+    /// The safety poll: wake-ups are best effort.
+    var pollInterval: Duration = .seconds(2)
 
     func run() async throws {
+        let reconciled = try engine.reconcile()
+        if reconciled.jobsEnqueued > 0 {
+            logger.info("reconciled tasks with no job", metadata: ["jobs": "\(reconciled.jobsEnqueued)"])
+        }
         await link.reportReady()
-        try? await gracefulShutdown()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.processLoop() }
+                group.addTask { await self.outboxLoop() }
+            }
+        } onGracefulShutdown: {
+            wakes.finish()
+        }
+    }
+
+    private func processLoop() async {
+        var wakeWorker = false
+        while !wakes.isFinished {
+            do {
+                while true {
+                    let inbox = try engine.processInbox()
+                    let outcomes = try engine.applyOutcomes()
+                    wakeWorker = wakeWorker || inbox.jobsEnqueued + outcomes.jobsEnqueued > 0
+                    if inbox.effectsQueued + outcomes.effectsQueued > 0 { wakes.wakeOutbox() }
+                    if inbox.processed + outcomes.processed == 0 { break }
+                }
+            } catch {
+                logger.error("processing failed; will retry", metadata: ["error": "\(error)"])
+            }
+            if wakeWorker {
+                wakeWorker = !(await link.send(JobsWake()))
+            }
+            await wakes.wait(upTo: pollInterval)
+        }
+    }
+
+    private func outboxLoop() async {
+        while !wakes.isFinished {
+            var wait = pollInterval
+            do {
+                _ = try await OutboundTransport.onBlockingThread { try sender.sendDue() }
+                if let next = try sender.nextDueAtMs() {
+                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                    wait = .milliseconds(max(10, min(next - now, 2000)))
+                }
+            } catch {
+                logger.error("outbox pass failed; will retry", metadata: ["error": "\(error)"])
+            }
+            await wakes.waitOutbox(upTo: wait)
+        }
     }
 }

@@ -17,6 +17,8 @@ struct IngressApp: Sendable {
     let bodies: BodyBudget
     let metrics: IngressMetrics
     let logger: Logger
+    /// The REST API under `/api/v1`.
+    var api: TasksAPI?
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -37,6 +39,7 @@ struct IngressApp: Sendable {
                 status: .ok, headers: headers,
                 body: .init(byteBuffer: ByteBuffer(string: metrics.render(inbox: depth, nowMs: Clock.nowMilliseconds))))
         }
+        api?.register(on: router)
         router.post("/webhooks/{forge}/{project}") { request, context in
             await webhook(
                 request, forgeName: context.parameters.get("forge") ?? "",

@@ -21,10 +21,11 @@ enum IngressMain {
                 database: writer, checkpointer: try config.openDatabase(), logger: context.logger
             ) { _ in wakes.continuation.yield() }
             let metrics = IngressMetrics()
-            let app = IngressApp(
+            var app = IngressApp(
                 config: context.config, inbox: inbox, health: HealthCache(reader: reader, link: context.link),
                 bodies: BodyBudget(limit: config.ingress.maxInflightBodyBytes), metrics: metrics,
                 logger: context.logger)
+            app.api = TasksAPI(config: context.config, reader: reader, inbox: inbox, link: context.link)
             let current = context.config
             let server = IngressHTTPServer(
                 descriptor: descriptor, responder: app.router().buildResponder(),

@@ -451,11 +451,10 @@ actor Supervisor {
         return await waiter.wait()
     }
 
-    /// Passes ingress's wake-up on to the gatekeeper, if it is up; the gatekeeper finds the rows anyway.
-    private func relayInboxWake() async {
-        guard let gatekeeper = slots[.gatekeeper]!.current, gatekeeper.isReady, let connection = gatekeeper.connection
-        else { return }
-        try? await connection.send(InboxWake())
+    /// Passes a wake-up call on to the child that consumes it, if it is up; that child finds the rows anyway.
+    private func relay<E: IPCEvent>(_ event: E, to name: ChildName) async {
+        guard let child = slots[name]!.current, child.isReady, let connection = child.connection else { return }
+        try? await connection.send(event)
     }
 
     /// Applies reloaded log rotation limits to the children's log files.
@@ -518,7 +517,9 @@ actor Supervisor {
         var handlers = IPCHandlers()
         handlers.onEvent(Ready.self) { _, connection in await self.childReady(connection) }
         handlers.onEvent(BreakerReport.self) { report, _ in await self.breakerReport(report) }
-        handlers.onEvent(InboxWake.self) { _, _ in await self.relayInboxWake() }
+        handlers.onEvent(InboxWake.self) { event, _ in await self.relay(event, to: .gatekeeper) }
+        handlers.onEvent(JobsWake.self) { event, _ in await self.relay(event, to: .worker) }
+        handlers.onEvent(OutcomesWake.self) { event, _ in await self.relay(event, to: .gatekeeper) }
         handlers.onRequest(Status.self) { _, _ in await self.status() }
         await childServer.run(
             handlers: handlers,

@@ -1,21 +1,40 @@
 import Config
+import Foundation
 import IPC
+import LinuxProcess
 import Logging
 import ProcessRuntime
 import ServiceLifecycle
 import Store
 import Synchronization
 
-/// `bosun-worker`: the job queue's consumer. In this release it holds the store open, obeys pause and resume, and
-/// follows the circuit breaker; claiming and running jobs arrive with the queue.
+/// `bosun-worker`: the job queue's consumer. Claims jobs under a lease, runs agents and gate commands under
+/// per-run shims that outlive it, reports outcomes to the gatekeeper and the breaker, and adopts its predecessor's
+/// runs when it starts.
 @main
 enum WorkerMain {
     static func main() async {
         await ChildRunner.main(role: .worker) { context in
-            _ = try context.config.current.openDatabase()
-            let control = WorkerControl(config: context.config, logger: context.logger)
+            let database = try context.config.current.openDatabase()
+            let wakes = WakeSignal()
+            let control = WorkerControl(config: context.config, logger: context.logger, wakes: wakes)
             context.link.attach(control)
-            return [WorkerService(link: context.link, control: control, logger: context.logger)]
+            let config = context.config
+            let identity = ProcessIdentity.of(getpid())
+            let owner = "worker-\(getpid())-\(identity?.startTicks ?? UInt64(Date().timeIntervalSince1970))"
+            let link = context.link
+            let runner = JobRunner(
+                database: database, config: { config.current }, logger: context.logger, owner: owner,
+                launcher: RunLauncher(), watcher: try RunWatcher(),
+                worktrees: try WorktreeManager(stateDirectory: config.current.stateDirectory, git: try Git()),
+                control: control,
+                notify: { notice in
+                    switch notice {
+                    case .outcome: _ = await link.send(OutcomesWake())
+                    case .breaker(let report): _ = await link.send(report)
+                    }
+                })
+            return [WorkerService(link: context.link, runner: runner, wakes: wakes, logger: context.logger)]
         }
     }
 }
@@ -24,6 +43,7 @@ enum WorkerMain {
 final class WorkerControl: SupervisedProcess {
     private let config: CurrentConfig
     private let logger: Logger
+    private let wakes: WakeSignal
     private let state = Mutex(State())
 
     struct State {
@@ -31,9 +51,10 @@ final class WorkerControl: SupervisedProcess {
         var breaker: BreakerStatus?
     }
 
-    init(config: CurrentConfig, logger: Logger) {
+    init(config: CurrentConfig, logger: Logger, wakes: WakeSignal = WakeSignal()) {
         self.config = config
         self.logger = logger
+        self.wakes = wakes
     }
 
     /// True while claims are paused by the operator.
@@ -51,29 +72,101 @@ final class WorkerControl: SupervisedProcess {
     func resume() async throws -> PauseState {
         state.withLock { $0.paused = false }
         logger.info("claims resumed")
+        wakes.wake()
         return PauseState(paused: false)
     }
 
     func reload() async throws -> ReloadReport {
         let report = try config.reload()
         logger.info("config reloaded", metadata: ["changes": "\(report.changes)"])
+        wakes.wake()
         return ReloadReport(changes: [])
     }
 
     func breakerChanged(_ breaker: BreakerStatus) async {
         state.withLock { $0.breaker = breaker }
         logger.info("breaker changed", metadata: ["breaker.state": "\(breaker.state.rawValue)"])
+        wakes.wake()
+    }
+
+    func wake(_ topic: WakeTopic) async {
+        if topic == .jobs { wakes.wake() }
     }
 }
 
-/// Reports ready once the store is open, then waits for shutdown.
+/// Adopts the previous worker's runs, reports ready, then claims whenever woken (and on a slow safety poll),
+/// heartbeats its leases, and turns run ends into outcomes. On stop it claims nothing more and leaves running
+/// agents to the next worker (or waits for them up to `worker.drain_s`).
 struct WorkerService: Service {
     let link: SupervisorLink
-    let control: WorkerControl
+    let runner: JobRunner
+    let wakes: WakeSignal
     let logger: Logger
+    var pollInterval: Duration = .seconds(5)
 
     func run() async throws {
+        let adoption = try await runner.adoptAndRescue()
+        logger.info(
+            "adoption done",
+            metadata: ["adopted": "\(adoption.adopted)", "settled": "\(adoption.settled)", "rescued": "\(adoption.rescued)"])
         await link.reportReady()
-        try? await gracefulShutdown()
+        let stopped = WakeSignal()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                // Ends when the watcher shuts down, after the drain: runs that end while draining still count.
+                group.addTask { await self.completions() }
+                group.addTask { await self.heartbeats(until: stopped) }
+                await self.claims()
+                await self.drain()
+                stopped.finish()
+                runner.watcher.shutdown()
+            }
+        } onGracefulShutdown: {
+            wakes.finish()
+        }
+    }
+
+    private func claims() async {
+        while !wakes.isFinished {
+            _ = await runner.claimAvailable()
+            let next = (try? runner.database.read { try $0.nextAvailableAtMs() }) ?? nil
+            var wait = pollInterval
+            if let next {
+                let now = runner.clock()
+                wait = .milliseconds(max(5, min(next - now, 5000)))
+            }
+            await wakes.wait(upTo: wait)
+        }
+    }
+
+    private func completions() async {
+        for await completion in runner.watcher.completions {
+            guard let runID = Int64(completion.runID) else { continue }
+            await runner.finish(runID: runID, state: completion.state)
+            wakes.wake()
+        }
+    }
+
+    private func heartbeats(until stopped: WakeSignal) async {
+        let interval = Duration.seconds(runner.config().worker.heartbeatSeconds)
+        while !stopped.isFinished {
+            await stopped.wait(upTo: interval)
+            runner.heartbeat()
+        }
+    }
+
+    /// With `worker.drain_s` > 0, waits up to that long for runs in flight; else leaves them to be re-adopted.
+    private func drain() async {
+        let seconds = runner.config().worker.drainSeconds
+        guard seconds > 0 else {
+            if runner.inFlight > 0 {
+                logger.info("leaving runs to the next worker", metadata: ["runs": "\(runner.inFlight)"])
+            }
+            return
+        }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while runner.inFlight > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(200))
+        }
     }
 }

@@ -83,3 +83,16 @@ public struct InboxWake: IPCEvent {
     public static let type = "inbox_wake"
     public init() {}
 }
+
+/// Gatekeeper → supervisor → worker: jobs were enqueued (or became claimable). Best effort: the worker also polls
+/// slowly.
+public struct JobsWake: IPCEvent {
+    public static let type = "jobs_wake"
+    public init() {}
+}
+
+/// Worker → supervisor → gatekeeper: a job finished and its outcome is in the store. Best effort, like the others.
+public struct OutcomesWake: IPCEvent {
+    public static let type = "outcomes_wake"
+    public init() {}
+}

@@ -17,7 +17,7 @@ struct BosunCommand: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, RestartCommand.self, RollingRestartCommand.self, StopCommand.self,
             PauseCommand.self, ResumeCommand.self, BreakerCommandLine.self, ReloadCommand.self,
-            CheckConfigCommand.self, InitCommand.self, VersionCommand.self,
+            CheckConfigCommand.self, InitCommand.self, VersionCommand.self, TasksCommand.self, TaskCommand.self,
         ])
 }
 

@@ -104,5 +104,9 @@ final class BosunInstance: @unchecked Sendable {
         let children = ProcessTable.all().filter { $0.parentPID == process.pid }
         await process.terminate()
         for child in children { kill(-child.pid, SIGKILL) }
+        // Run shims and agents live in their own sessions, on purpose: find them by their state directory.
+        for stale in ProcessTable.all() where commandLine(of: stale.pid).contains(directory.path) {
+            kill(stale.pid, SIGKILL)
+        }
     }
 }
