@@ -237,6 +237,9 @@ public struct ProjectConfig: Sendable, Equatable {
     /// For a Plane tracker: the Plane project this Bosun project maps to. Plane's webhooks are workspace-wide;
     /// a payload naming another project is ignored.
     public var planeProjectID: String?
+    /// For a Plane tracker: the workspace's slug and the API's base URL (ending in `/api/v1`).
+    public var planeWorkspace: String?
+    public var planeAPIURL: String?
     /// What starts a task.
     public var trigger = TriggerConfig()
     /// The forge login Bosun acts as; its own events are ignored and assignment to it can trigger work.
@@ -292,6 +295,8 @@ public struct RepositoryConfig: Sendable, Equatable {
     /// Any git URL or a local path.
     public var url: String
     public var defaultBranch = "main"
+    /// The forge's REST API base, when it is not the one derived from `url` (GitHub Enterprise, a proxy, a test).
+    public var apiURL: String?
 
     public init(url: String) {
         self.url = url

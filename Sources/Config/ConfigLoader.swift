@@ -312,6 +312,7 @@ public enum ConfigLoader {
             var repo = reader.section(&section, "repo")
             let url = reader.string(&repo, "url", required: true)
             let branch = reader.string(&repo, "default_branch")
+            let apiURL = reader.string(&repo, "api_url")
             reader.finish(repo)
             var webhook = reader.section(&section, "webhook")
             var webhookConfig = WebhookConfig()
@@ -322,6 +323,8 @@ public enum ConfigLoader {
             let authors = reader.strings(&section, "authors")
             var plane = reader.section(&section, "plane")
             let planeProjectID = reader.string(&plane, "project_id")
+            let planeWorkspace = reader.string(&plane, "workspace")
+            let planeAPIURL = reader.string(&plane, "api_url")
             reader.finish(plane)
             if tracker == .plane && planeProjectID == nil {
                 reader.report(
@@ -361,12 +364,15 @@ public enum ConfigLoader {
             guard let name, let tracker, let url else { continue }
             var repository = RepositoryConfig(url: url)
             if let branch { repository.defaultBranch = branch }
+            repository.apiURL = apiURL
             var project = ProjectConfig(name: name, tracker: tracker, repository: repository)
             project.webhook = webhookConfig
             project.token = token
             project.authors = authors
             project.workflow = workflow
             project.planeProjectID = planeProjectID
+            project.planeWorkspace = planeWorkspace
+            project.planeAPIURL = planeAPIURL
             project.trigger = trigger
             project.botUser = botUser
             project.testCommand = testCommand

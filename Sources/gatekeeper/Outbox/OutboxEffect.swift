@@ -24,4 +24,6 @@ struct OutboxEffect: Codable, Equatable, Sendable {
     var base: String?
     /// `notify`: the index of the notifier in the config.
     var notifier: Int?
+    /// `merge_pr`: the pull request's number, filled in from the task when the effect is sent.
+    var pullRequest: String?
 }

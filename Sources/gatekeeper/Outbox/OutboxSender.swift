@@ -45,7 +45,10 @@ final class OutboxSender: Sendable {
         let config = config()
         for entry in due {
             let attempt: Attempt
-            if let effect = try? JSONColumn.decode(entry.effect, as: OutboxEffect.self) {
+            if var effect = try? JSONColumn.decode(entry.effect, as: OutboxEffect.self) {
+                if effect.action == .mergePullRequest, let taskID = entry.taskID {
+                    effect.pullRequest = try database.read { try $0.task(id: taskID) }?.pullRequestNumber
+                }
                 attempt = entry.kind == "local" ? .done(result: ["recorded": "local"]) : transport(entry, effect, config)
             } else {
                 attempt = .failed(reason: "the stored effect is not readable")
