@@ -1,0 +1,389 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A task's prepared worktree.
+struct PreparedWorktree: Sendable, Equatable {
+    let path: String
+    let branch: BranchName
+    /// True if an existing worktree of this branch was kept (a retry, or a worker restart).
+    let reused: Bool
+}
+
+/// What `commitAndPush` did.
+struct CommitOutcome: Sendable, Equatable {
+    /// The agent left changes and they were committed.
+    let committed: Bool
+    /// The branch had commits origin lacked and was pushed.
+    let pushed: Bool
+    /// The branch's head after the commit.
+    let head: String
+}
+
+/// What `mergeBranch` did.
+struct MergeOutcome: Sendable, Equatable {
+    /// The head of the target branch on origin afterwards: the merge commit, or the old head if nothing was merged.
+    let head: String
+    /// The branch was already part of the target branch; nothing was pushed.
+    let alreadyMerged: Bool
+}
+
+/// What `removeWorktree` did.
+enum WorktreeRemoval: Sendable, Equatable {
+    /// There was no worktree.
+    case absent
+    /// The worktree was clean and fully pushed, and is gone.
+    case removed
+    /// The worktree held work that is not on origin (or could not be judged) and was moved aside for a human.
+    case quarantined(path: String, reasons: [String])
+}
+
+/// The git side of a task: one bare repository per project that follows origin, one worktree per task branch.
+///
+/// Refspecs: the repository fetches `+refs/heads/*:refs/remotes/origin/*` with `--prune`, so origin's branches only
+/// ever move `refs/remotes/origin/*`. Its own `refs/heads/*` hold just the task branches that worktrees check out;
+/// a fetch can never reset or delete one, whatever happens on origin. A push (`refs/heads/B:refs/heads/B`) updates
+/// `refs/remotes/origin/B` as well, so "is this on origin" is a local question: is it reachable from
+/// `refs/remotes/origin/*`.
+///
+/// Every operation on a project holds that project's lock, so two tasks never run git against the same repository
+/// at once.
+final class WorktreeManager: Sendable {
+    let layout: WorktreeLayout
+    let git: Git
+    private let locks = ProjectLocks()
+
+    /// Creates the directories under `stateDirectory` it needs.
+    init(stateDirectory: String, git: Git) throws(WorktreeError) {
+        for directory in ["", "/repos", "/worktrees"] {
+            try Self.makeDirectory(stateDirectory + directory)
+        }
+        guard let resolved = realpath(stateDirectory, nil) else {
+            throw WorktreeError(.environment, "cannot resolve state directory \(stateDirectory)")
+        }
+        layout = WorktreeLayout(stateDirectory: String(cString: resolved))
+        free(resolved)
+        self.git = git
+    }
+
+    // MARK: Repository
+
+    /// Makes sure `project`'s repository exists and has origin's latest branches, and returns its path.
+    @discardableResult
+    func ensureClone(_ project: GitProject) async throws(WorktreeError) -> String {
+        try await locks.withLock(project.name) { () throws(WorktreeError) in try await ensureCloneLocked(project) }
+    }
+
+    private func ensureCloneLocked(_ project: GitProject) async throws(WorktreeError) -> String {
+        let repository = layout.repository(project)
+        try await git.check(["check-ref-format", "--branch", project.defaultBranch], at: .anywhere)
+        if FileManager.default.fileExists(atPath: repository) {
+            let bare = try? await git.check(["rev-parse", "--is-bare-repository"], at: .repository(repository))
+            guard bare == "true" else {
+                throw WorktreeError(
+                    .unexpectedState, "\(repository) exists but is not a bare git repository; move it away")
+            }
+            let url = try? await git.check(["config", "--get", "remote.origin.url"], at: .repository(repository))
+            if url != project.url {
+                try await git.check(["remote", "set-url", "origin", project.url], at: .repository(repository))
+            }
+        } else {
+            // Built under a temporary name and renamed once the first fetch worked, so a crash never leaves a
+            // half-made repository at the real path.
+            let partial = layout.repositories + "/.\(project.name).git.partial-\(getpid())-\(Self.randomSuffix())"
+            try await git.check(["init", "--bare", "--quiet", partial], at: .anywhere)
+            do throws(WorktreeError) {
+                try await git.check(["remote", "add", "origin", project.url], at: .repository(partial))
+                try await fetch(partial)
+                guard rename(partial, repository) == 0 else {
+                    throw WorktreeError(.environment, "cannot rename \(partial) to \(repository): \(Self.errnoText())")
+                }
+            } catch {
+                try? FileManager.default.removeItem(atPath: partial)
+                throw error
+            }
+            return repository
+        }
+        try await fetch(repository)
+        return repository
+    }
+
+    private func fetch(_ repository: String) async throws(WorktreeError) {
+        try await git.check(
+            ["fetch", "--quiet", "--prune", "--no-tags", "origin", "+refs/heads/*:refs/remotes/origin/*"],
+            at: .repository(repository), network: true)
+    }
+
+    // MARK: Worktrees
+
+    /// Fetches, then returns the worktree of `branch`: the existing one if it is a valid worktree on that branch,
+    /// else a new one on the branch (continuing the local branch, or origin's copy if that is ahead, or starting
+    /// from origin's default branch). Anything else found at the path is quarantined first.
+    func prepareWorktree(
+        _ project: GitProject, branch: BranchName, now: Date = Date()
+    ) async throws(WorktreeError)
+        -> PreparedWorktree
+    {
+        try await locks.withLock(project.name) { () throws(WorktreeError) in
+            let repository = try await ensureCloneLocked(project)
+            let path = layout.worktree(project, branch)
+            if FileManager.default.fileExists(atPath: path) {
+                if try await isWorktree(path, of: repository, on: branch) {
+                    return PreparedWorktree(path: path, branch: branch, reused: true)
+                }
+                _ = try await quarantineLocked(path, project, branch, repository: repository, now: now)
+            }
+            try Self.makeDirectory(layout.projectWorktrees(project))
+            try await git.check(["worktree", "prune"], at: .repository(repository))
+
+            let local = try await git.resolve(branch.localRef, in: repository)
+            let remote = try await git.resolve(branch.remoteRef, in: repository)
+            var arguments = ["worktree", "add", "--quiet"]
+            if let local {
+                if let remote, local != remote, try await git.isAncestor(local, of: remote, in: repository) {
+                    arguments += ["-B", branch.name, path, branch.remoteRef]  // origin is ahead: fast-forward
+                } else {
+                    arguments += [path, branch.name]
+                }
+            } else if remote != nil {
+                arguments += ["--no-track", "-b", branch.name, path, branch.remoteRef]
+            } else {
+                let start = "refs/remotes/origin/\(project.defaultBranch)"
+                guard try await git.resolve(start, in: repository) != nil else {
+                    throw WorktreeError(
+                        .missingBranch, "origin \(project.url) has no branch \(project.defaultBranch) to start from")
+                }
+                arguments += ["--no-track", "-b", branch.name, path, start]
+            }
+            try await git.check(arguments, at: .repository(repository))
+            return PreparedWorktree(path: path, branch: branch, reused: false)
+        }
+    }
+
+    /// Commits whatever the agent left in `branch`'s worktree (tracked or not, ignored files excepted), then pushes
+    /// the branch to origin if origin lacks any of its commits.
+    func commitAndPush(
+        _ project: GitProject, branch: BranchName, message: String
+    ) async throws(WorktreeError)
+        -> CommitOutcome
+    {
+        try await locks.withLock(project.name) { () throws(WorktreeError) in
+            let repository = layout.repository(project)
+            let path = layout.worktree(project, branch)
+            guard try await isWorktree(path, of: repository, on: branch) else {
+                throw WorktreeError(.unexpectedState, "\(path) is not a worktree on \(branch.name)")
+            }
+            var committed = false
+            if try await hasUncommittedChanges(path) {
+                try await git.check(["add", "--all"], at: .worktree(path))
+                try await git.check(
+                    ["commit", "--quiet", "--no-verify", "-m", Self.commitMessage(message, branch: branch)],
+                    at: .worktree(path))
+                committed = true
+            }
+            let head = try await git.check(["rev-parse", "--verify", "HEAD"], at: .worktree(path))
+            var pushed = false
+            if try await unpushedCommitCount([branch.localRef], in: repository) > 0 {
+                try await git.check(
+                    ["push", "--quiet", "origin", "\(branch.localRef):\(branch.localRef)"], at: .repository(repository),
+                    network: true)
+                pushed = true
+            }
+            return CommitOutcome(committed: committed, pushed: pushed, head: head)
+        }
+    }
+
+    /// Merges origin's copy of `branch` into origin's `target` (a merge commit, `--no-ff`) in a temporary detached
+    /// worktree and pushes `target`. A conflict throws `mergeConflict` and pushes nothing.
+    func mergeBranch(
+        _ project: GitProject, branch: BranchName, into target: String
+    ) async throws(WorktreeError)
+        -> MergeOutcome
+    {
+        try await locks.withLock(project.name) { () throws(WorktreeError) in
+            let repository = try await ensureCloneLocked(project)
+            try await git.check(["check-ref-format", "--branch", target], at: .anywhere)
+            guard target.first != "-" else { throw WorktreeError(.missingBranch, "\(target) is not a branch name") }
+            let targetRef = "refs/remotes/origin/\(target)"
+            guard let targetHead = try await git.resolve(targetRef, in: repository) else {
+                throw WorktreeError(.missingBranch, "origin \(project.url) has no branch \(target)")
+            }
+            guard let branchHead = try await git.resolve(branch.remoteRef, in: repository) else {
+                throw WorktreeError(.missingBranch, "\(branch.name) was never pushed to origin \(project.url)")
+            }
+            if try await git.isAncestor(branchHead, of: targetHead, in: repository) {
+                return MergeOutcome(head: targetHead, alreadyMerged: true)
+            }
+
+            try Self.makeDirectory(layout.merges)
+            let scratch = layout.merges + "/\(project.name)-\(Self.randomSuffix())"
+            try await git.check(
+                ["worktree", "add", "--quiet", "--detach", scratch, targetHead], at: .repository(repository))
+            do throws(WorktreeError) {
+                let merge = try await git.run(
+                    [
+                        "merge", "--no-ff", "--no-edit", "-m", "Merge branch '\(branch.name)' into \(target)",
+                        branchHead,
+                    ],
+                    at: .worktree(scratch))
+                guard merge.status.isSuccess else {
+                    let conflicted = try await git.check(
+                        ["diff", "--name-only", "--diff-filter=U"], at: .worktree(scratch))
+                    _ = try? await git.run(["merge", "--abort"], at: .worktree(scratch))
+                    if conflicted.isEmpty {
+                        throw WorktreeError(
+                            .gitFailed, "git merge of \(branch.name) into \(target) failed (\(merge.status))",
+                            gitStderr: Git.tail(merge.standardErrorText + merge.standardOutputText))
+                    }
+                    let files = conflicted.split(separator: "\n").prefix(20).joined(separator: ", ")
+                    throw WorktreeError(
+                        .mergeConflict, "\(branch.name) conflicts with \(target) in \(files); nothing was pushed",
+                        gitStderr: Git.tail(merge.standardOutputText))
+                }
+                let head = try await git.check(["rev-parse", "--verify", "HEAD"], at: .worktree(scratch))
+                try await git.check(
+                    ["push", "--quiet", "origin", "HEAD:refs/heads/\(target)"], at: .worktree(scratch), network: true)
+                await discardScratch(scratch, repository: repository)
+                return MergeOutcome(head: head, alreadyMerged: false)
+            } catch {
+                await discardScratch(scratch, repository: repository)
+                throw error
+            }
+        }
+    }
+
+    /// Removes `branch`'s worktree if everything in it is on origin; otherwise moves it to the quarantine (the
+    /// branch and its commits stay in the repository) and unregisters it, so that the branch can be checked out
+    /// again. Never deletes work.
+    func removeWorktree(
+        _ project: GitProject, branch: BranchName, now: Date = Date()
+    ) async throws(WorktreeError)
+        -> WorktreeRemoval
+    {
+        try await locks.withLock(project.name) { () throws(WorktreeError) in
+            let repository = layout.repository(project)
+            let path = layout.worktree(project, branch)
+            let repositoryExists = FileManager.default.fileExists(atPath: repository)
+            guard FileManager.default.fileExists(atPath: path) else {
+                if repositoryExists { try await git.check(["worktree", "prune"], at: .repository(repository)) }
+                return .absent
+            }
+            var reasons: [String] = []
+            if !repositoryExists {
+                reasons.append("the project repository \(repository) is missing")
+            } else if try await !isWorktree(path, of: repository, on: branch) {
+                reasons.append("not a worktree of \(repository) on \(branch.name)")
+            } else {
+                if try await hasUncommittedChanges(path) { reasons.append("uncommitted changes") }
+                let unpushed = try await unpushedCommitCount(["HEAD", branch.localRef], in: repository, from: path)
+                if unpushed > 0 { reasons.append("\(unpushed) commit(s) not on origin") }
+            }
+            if reasons.isEmpty {
+                try await git.check(["worktree", "remove", path], at: .repository(repository))
+                // Every commit of the branch is on origin; a later prepare recreates it from there.
+                try await git.check(["branch", "--quiet", "-D", branch.name], at: .repository(repository))
+                return .removed
+            }
+            let destination = try await quarantineLocked(
+                path, project, branch, repository: repositoryExists ? repository : nil, now: now)
+            return .quarantined(path: destination, reasons: reasons)
+        }
+    }
+
+    // MARK: Helpers (called with the project's lock held)
+
+    /// Moves `path` into the quarantine and unregisters the worktree, which unlocks its branch.
+    private func quarantineLocked(
+        _ path: String, _ project: GitProject, _ branch: BranchName, repository: String?, now: Date
+    ) async throws(WorktreeError) -> String {
+        let destination = layout.quarantine(project, branch, at: now)
+        try Self.makeDirectory(layout.quarantine + "/\(project.name)")
+        guard rename(path, destination) == 0 else {
+            throw WorktreeError(.environment, "cannot move \(path) to \(destination): \(Self.errnoText())")
+        }
+        if let repository {
+            try await git.check(["worktree", "prune"], at: .repository(repository))
+        }
+        return destination
+    }
+
+    /// True if `path` is the top of a worktree of `repository` whose HEAD is `branch`.
+    private func isWorktree(
+        _ path: String, of repository: String, on branch: BranchName
+    ) async throws(WorktreeError)
+        -> Bool
+    {
+        guard FileManager.default.fileExists(atPath: path + "/.git") else { return false }
+        let locations = try await git.run(
+            ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"], at: .worktree(path))
+        guard locations.status.isSuccess else { return false }
+        let lines = locations.standardOutputText.split(separator: "\n").map(String.init)
+        guard lines.count == 2, Self.samePath(lines[0], path), Self.samePath(lines[1], repository) else {
+            return false
+        }
+        let head = try await git.run(["symbolic-ref", "--quiet", "HEAD"], at: .worktree(path))
+        return head.status.isSuccess
+            && head.standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines) == branch.localRef
+    }
+
+    private func hasUncommittedChanges(_ path: String) async throws(WorktreeError) -> Bool {
+        let status = try await git.run(
+            ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none"],
+            at: .worktree(path))
+        guard status.status.isSuccess else {
+            throw WorktreeError(
+                .gitFailed, "git status failed in \(path) (\(status.status))",
+                gitStderr: Git.tail(status.standardErrorText))
+        }
+        return !status.standardOutput.isEmpty
+    }
+
+    /// How many commits reachable from `revisions` are on no branch of origin (as last fetched or pushed).
+    private func unpushedCommitCount(
+        _ revisions: [String], in repository: String, from worktree: String? = nil
+    ) async throws(WorktreeError) -> Int {
+        let location: Git.Location = worktree.map { .worktree($0) } ?? .repository(repository)
+        let count = try await git.check(
+            ["rev-list", "--count"] + revisions + ["--not", "--remotes=origin", "--"], at: location)
+        guard let value = Int(count) else {
+            throw WorktreeError(.gitFailed, "git rev-list --count printed \(String(reflecting: count))")
+        }
+        return value
+    }
+
+    private func discardScratch(_ scratch: String, repository: String) async {
+        _ = try? await git.run(["worktree", "remove", "--force", scratch], at: .repository(repository))
+        try? FileManager.default.removeItem(atPath: scratch)
+        _ = try? await git.run(["worktree", "prune"], at: .repository(repository))
+    }
+
+    private static func commitMessage(_ message: String, branch: BranchName) -> String {
+        let cleaned = message.replacingOccurrences(of: "\0", with: "")
+        return cleaned.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            ? "Bosun: work on \(branch.name)" : cleaned
+    }
+
+    private static func samePath(_ reported: String, _ expected: String) -> Bool {
+        guard let a = realpath(reported, nil) else { return false }
+        defer { free(a) }
+        guard let b = realpath(expected, nil) else { return false }
+        defer { free(b) }
+        return strcmp(a, b) == 0
+    }
+
+    static func makeDirectory(_ path: String) throws(WorktreeError) {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw WorktreeError(.environment, "cannot create directory \(path)", cause: error)
+        }
+    }
+
+    private static func randomSuffix() -> String {
+        String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}
