@@ -7,8 +7,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /// What the child writes to the report pipe when a setup step or exec fails.
@@ -204,4 +207,66 @@ int bosun_install_signal_pipe(const int *signals, int count) {
 
 int bosun_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+int bosun_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    // PIDFD_NONBLOCK is not needed: the descriptor is only polled. pidfds are always close-on-exec.
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+int bosun_pidfd_reap(int pidfd, int *status) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int result;
+    do {
+        result = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG);
+    } while (result < 0 && errno == EINTR);
+    if (result < 0) return -1;
+    if (info.si_pid == 0) return 0;
+    if (status != NULL) {
+        *status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8
+            : (info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0);
+    }
+    return 1;
+}
+
+int bosun_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int bosun_epoll_add(int epoll_fd, int fd, unsigned long long token) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof event);
+    event.events = EPOLLIN;
+    event.data.u64 = token;
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int bosun_epoll_remove(int epoll_fd, int fd) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof event);
+    return epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, &event);
+}
+
+int bosun_epoll_wait(int epoll_fd, unsigned long long *tokens, int capacity, int timeout_ms) {
+    struct epoll_event events[64];
+    if (capacity > 64) capacity = 64;
+    int count = epoll_wait(epoll_fd, events, capacity, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        tokens[i] = events[i].data.u64;
+    }
+    return count;
+}
+
+int bosun_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }

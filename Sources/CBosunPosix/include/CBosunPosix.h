@@ -46,6 +46,31 @@ int bosun_set_thread_name(const char *name);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
 int bosun_set_child_subreaper(void);
 
+/// pidfd_open(pid, 0) with close-on-exec: a descriptor that refers to that very process (it cannot be confused with
+/// a later process that reuses the pid) and becomes readable when the process exits. -1 with errno set on failure.
+int bosun_pidfd_open(pid_t pid);
+
+/// Reaps the process behind `pidfd` if it is a child of the caller and has exited: waitid(P_PIDFD, WEXITED|WNOHANG).
+/// Returns 1 and sets *status (a waitpid-style status) if reaped, 0 if it has not exited, -1 with errno set otherwise
+/// (ECHILD: not a child of the caller, or already reaped).
+int bosun_pidfd_reap(int pidfd, int *status);
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int bosun_epoll_create(void);
+
+/// Adds `fd` for readability with `token` as its user data; 0 or -1 with errno set.
+int bosun_epoll_add(int epoll_fd, int fd, unsigned long long token);
+
+/// Removes `fd`; 0 or -1 with errno set.
+int bosun_epoll_remove(int epoll_fd, int fd);
+
+/// epoll_wait that fills `tokens` with the user data of up to `capacity` ready descriptors. Returns their number, or
+/// -1 with errno set (EINTR included). `timeout_ms` -1 waits for ever.
+int bosun_epoll_wait(int epoll_fd, unsigned long long *tokens, int capacity, int timeout_ms);
+
+/// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
+int bosun_eventfd(void);
+
 /// The wait-status macros, which Swift cannot import.
 static inline int bosun_wifexited(int status) { return WIFEXITED(status); }
 static inline int bosun_wexitstatus(int status) { return WEXITSTATUS(status); }
