@@ -135,7 +135,7 @@ struct GatekeeperTests {
         }
         _ = try engine.processInbox()
         #expect(try database.read { try $0.task(id: task.id) }?.state == "analysis")
-        #expect(try database.read { try $0.inboxDepth() }.unprocessed == 0)
+        #expect(try database.inboxDepth().unprocessed == 0)
     }
 
     @Test("a finished job's outcome moves the task; a stale outcome from an earlier visit is ignored")

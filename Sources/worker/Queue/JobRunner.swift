@@ -364,7 +364,7 @@ final class JobRunner: Sendable {
                 runID: runID, worktree: active.worktree, pullRequestURL: report?.pullRequestURL)
             do {
                 guard let project, let branch = BranchName(ref: active.spec.branch) else {
-                    throw RunError(.launch, "the project or branch of the job is gone")
+                    throw RunError(.invalidSpec, "the project or branch of the job is gone")
                 }
                 let gitProject = try GitProject(
                     name: project.name, url: project.repository.url, defaultBranch: project.repository.defaultBranch)
