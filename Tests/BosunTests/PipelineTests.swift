@@ -100,6 +100,10 @@ extension ProcessLevel {
                     return files.output.contains("feature-\(ids[0]).txt") && files.output.contains("feature-\(ids[1]).txt")
                         && log.output.contains("Merge")
                 }
+                // Bosun's working files stay out of what is merged.
+                let merged = try await run("/usr/bin/git", ["-C", origin, "ls-tree", "-r", "--name-only", "main"], in: bosun.directory)
+                #expect(!merged.output.contains(".bosun"))
+                #expect(!merged.output.contains("feature-\(ids[2]).txt"))
                 // Every agent run recorded its exit and its usage; nothing is left running.
                 let runs = try database.read { transaction in try ids.flatMap { try transaction.runs(taskID: $0) } }
                 #expect(!runs.isEmpty)

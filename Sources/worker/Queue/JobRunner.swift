@@ -196,6 +196,7 @@ final class JobRunner: Sendable {
                 return
             }
             let prepared = try await worktrees.prepareWorktree(gitProject, branch: branch)
+            try Self.excludeWorkingFiles(repository: "\(config.stateDirectory)/repos/\(project.name).git")
             var argv: [String]
             var environment: [String: String]
             var stdinPath: String?
@@ -521,6 +522,18 @@ final class JobRunner: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Bosun's working files (the brief, the stage artifacts under `.bosun/`) stay in the worktree for the gates
+    /// and later stages, but out of commits: they would collide between tasks when branches merge. The exclude
+    /// file of the project repository applies to all its worktrees.
+    static func excludeWorkingFiles(repository: String) throws {
+        let path = repository + "/info/exclude"
+        let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        guard !existing.split(separator: "\n").contains("/.bosun/") else { return }
+        try FileManager.default.createDirectory(atPath: repository + "/info", withIntermediateDirectories: true)
+        let text = existing + (existing.isEmpty || existing.hasSuffix("\n") ? "" : "\n") + "/.bosun/\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
 
     func worktreePath(_ spec: JobSpec, config: BosunConfig) -> String {
         "\(config.stateDirectory)/worktrees/\(spec.project)/\(TaskBranch.directory(ofBranch: spec.branch))"
