@@ -3,7 +3,12 @@ import Yams
 
 /// The `roles:` and `workflows:` sections, inline project workflows, and the checks that tie them to agents.
 extension ConfigLoader {
-    static func readRoles(_ root: inout Section, _ reader: inout ConfigReader) -> [String: RoleConfig] {
+    static func readRoles(
+        _ root: inout Section, _ reader: inout ConfigReader, agents: [AgentConfig]
+    )
+        -> [String: RoleConfig]
+    {
+        let agentNames = Set(agents.map(\.name))
         var section = reader.section(&root, "roles")
         var roles: [String: RoleConfig] = [:]
         for name in section.keys {
@@ -36,6 +41,10 @@ extension ConfigLoader {
                     entry.path.appending("default_level"), "unknown level \(level); levels are junior, medior, senior",
                     line: entry.line(of: "default_level"))
             }
+            for agent in [role.agent].compactMap({ $0 }) + role.levels.values.sorted() where !agentNames.contains(agent)
+            {
+                reader.report(entry.path, "agent \(agent) is not defined under agents", line: entry.line)
+            }
             reader.finish(entry)
             roles[name] = role
         }
@@ -43,7 +52,9 @@ extension ConfigLoader {
         return roles
     }
 
-    static func readWorkflows(_ root: inout Section, _ reader: inout ConfigReader, roles: Set<String>)
+    static func readWorkflows(
+        _ root: inout Section, _ reader: inout ConfigReader, roles: Set<String>
+    )
         -> [String: Workflow]
     {
         var section = reader.section(&root, "workflows")
@@ -118,7 +129,9 @@ extension ConfigLoader {
         "type", "role", "label", "color", "priority", "instructions", "gates", "on", "actions",
     ]
 
-    private static func readTransition(_ on: inout Section, _ event: String, _ reader: inout ConfigReader)
+    private static func readTransition(
+        _ on: inout Section, _ event: String, _ reader: inout ConfigReader
+    )
         -> Transition?
     {
         if case .scalar(let scalar)? = on.node(event) {
@@ -153,7 +166,8 @@ extension ConfigLoader {
                     gates.append(.command(argv: Workflow.projectTestCommand, timeoutSeconds: 1800))
                 default:
                     reader.report(
-                        path, "unknown gate \(word); gates: files, command, verdict, approval, ci, pr_review, test_command",
+                        path,
+                        "unknown gate \(word); gates: files, command, verdict, approval, ci, pr_review, test_command",
                         line: node.mark?.line)
                 }
                 continue
@@ -200,19 +214,20 @@ extension ConfigLoader {
         }
         let argv = reader.strings(&section, key)
         if argv.isEmpty {
-            reader.report(section.path.appending(key), "must be a command: a string or a list of arguments", line: section.line(of: key))
+            reader.report(
+                section.path.appending(key), "must be a command: a string or a list of arguments",
+                line: section.line(of: key))
             return nil
         }
         return argv
     }
 
-    /// Every role the project's workflow runs must have an agent, and a workflow's command gate on the project's
-    /// test command needs one.
+    /// Every role the project's workflow runs must have an agent. (A command gate on the project's test command
+    /// with no `test_command` set fails at run time, saying so, and the task is blocked.)
     static func checkRoles(
         of project: ProjectConfig, at path: ConfigKeyPath, roles: [String: RoleConfig], agents: [AgentConfig],
         line: Int?, _ reader: inout ConfigReader
     ) {
-        let agentNames = Set(agents.map(\.name))
         for state in project.resolvedWorkflow.states {
             if let role = state.role, !agents.isEmpty,
                 BosunConfig.agentName(forRole: role, level: nil, roles: roles, agents: agents) == nil
@@ -221,21 +236,6 @@ extension ConfigLoader {
                     path.appending("workflow"),
                     "state \(state.name): role \(role) has no agent; set roles.\(role).agent or add an agent named \(role)",
                     line: line)
-            }
-            for gate in state.gates {
-                if case .command(let argv, _) = gate, argv == Workflow.projectTestCommand, project.testCommand == nil {
-                    reader.report(
-                        path.appending("test_command"),
-                        "is required: state \(state.name) of workflow \(project.resolvedWorkflow.name) runs it",
-                        line: line)
-                }
-            }
-        }
-        for (role, config) in roles {
-            for agent in [config.agent].compactMap({ $0 }) + Array(config.levels.values) where !agentNames.contains(agent) {
-                reader.report(
-                    ConfigKeyPath.root.appending("roles").appending(role), "agent \(agent) is not defined under agents",
-                    line: nil)
             }
         }
     }

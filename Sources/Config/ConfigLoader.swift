@@ -123,7 +123,7 @@ public enum ConfigLoader {
         let retry = readRetry(&root, &reader)
         let logs = readLogs(&root, &reader)
         let agents = readAgents(&root, &reader)
-        let roles = readRoles(&root, &reader)
+        let roles = readRoles(&root, &reader, agents: agents)
         let workflows = readWorkflows(&root, &reader, roles: Set(roles.keys))
         let projects = readProjects(&root, &reader, workflows: workflows, roles: roles, agents: agents)
         let notify = readNotifiers(&root, &reader)
@@ -336,7 +336,8 @@ public enum ConfigLoader {
             var inlineWorkflow: Workflow?
             if section.has("workflow"), case .mapping = section.node("workflow") {
                 var inline = reader.section(&section, "workflow")
-                inlineWorkflow = readWorkflow(named: "\(name ?? "project").inline", &inline, &reader, roles: Set(roles.keys))
+                inlineWorkflow = readWorkflow(
+                    named: "\(name ?? "project").inline", &inline, &reader, roles: Set(roles.keys))
                 workflow = "inline"
             } else {
                 workflow = reader.string(&section, "workflow") ?? "default"
@@ -352,7 +353,8 @@ public enum ConfigLoader {
                     path.appending("bot_user"), "is required when trigger.kind is assign", line: section.line)
             }
             let testCommand = readCommand(&section, "test_command", &reader)
-            let maxConcurrency = section.has("max_concurrency")
+            let maxConcurrency =
+                section.has("max_concurrency")
                 ? reader.int(&section, "max_concurrency", default: 1, in: 1...4096) : nil
             var agentEnvironment: [String: [String]] = [:]
             var envSection = reader.section(&section, "agent_env")

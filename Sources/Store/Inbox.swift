@@ -140,7 +140,11 @@ extension Transaction {
     }
 
     /// Recent deliveries, newest first, without bodies.
-    public func recentDeliveries(limit: Int) throws(StoreError) -> [(id: Int64, source: String, project: String, event: String, receivedAtMs: Int64, processedAtMs: Int64?)] {
+    public func recentDeliveries(
+        limit: Int
+    ) throws(StoreError) -> [(
+        id: Int64, source: String, project: String, event: String, receivedAtMs: Int64, processedAtMs: Int64?
+    )] {
         try query(
             """
             SELECT id, source, project, event, received_at_ms, processed_at_ms FROM deliveries ORDER BY id DESC

@@ -261,7 +261,9 @@ extension Database {
 
     /// Finishes a job the caller holds: `succeeded` or `failed` with its outcome JSON. False if the lease was lost
     /// (the fence): then nothing is written.
-    public func finishJob(_ lease: JobLease, state: String, outcome: String, error: String?, nowMs: Int64) throws
+    public func finishJob(
+        _ lease: JobLease, state: String, outcome: String, error: String?, nowMs: Int64
+    ) throws
         -> Bool
     {
         try write { transaction in
@@ -294,7 +296,9 @@ extension Database {
 
 extension Transaction {
     /// `Database.finishJob` inside a caller's transaction.
-    public func finishJob(_ lease: JobLease, state: String, outcome: String, error: String?, nowMs: Int64)
+    public func finishJob(
+        _ lease: JobLease, state: String, outcome: String, error: String?, nowMs: Int64
+    )
         throws(StoreError) -> Bool
     {
         try execute(
@@ -307,7 +311,9 @@ extension Transaction {
     }
 
     /// `Database.requeueJob` inside a caller's transaction.
-    public func requeueJob(_ lease: JobLease, availableAtMs: Int64, transient: Bool, error: String)
+    public func requeueJob(
+        _ lease: JobLease, availableAtMs: Int64, transient: Bool, error: String
+    )
         throws(StoreError) -> Bool
     {
         try execute(

@@ -62,7 +62,11 @@ public struct RunRecord: Sendable, Equatable, Codable {
         retryAtMs = try row.int64("retry_at_ms")
         inputTokens = try row.int64("input_tokens")
         outputTokens = try row.int64("output_tokens")
-        if case .real(let cost) = row["cost_usd"] { costUSD = cost } else { costUSD = try row.int64("cost_usd").map(Double.init) }
+        if case .real(let cost) = row["cost_usd"] {
+            costUSD = cost
+        } else {
+            costUSD = try row.int64("cost_usd").map(Double.init)
+        }
         pullRequestURL = try row.string("pr_url")
         startedAtMs = try row.required("started_at_ms", row.int64)
         finishedAtMs = try row.int64("finished_at_ms")

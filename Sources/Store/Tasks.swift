@@ -120,7 +120,8 @@ extension Transaction {
             """,
             .text(task.project), .text(task.issue), .text(task.title), .text(task.body), .text(task.author),
             .text(task.workflow), .text(task.state), .bool(task.active), .text(task.waitingOn),
-            .integer(task.gateIndex), .text(task.level), .text(task.branch), .text(try JSONColumn.encode(task.counters)),
+            .integer(task.gateIndex), .text(task.level), .text(task.branch),
+            .text(try JSONColumn.encode(task.counters)),
             .text(task.feedback), .text(task.pullRequestNumber), .text(task.pullRequestURL),
             .integer(task.createdAtMs), .integer(task.updatedAtMs), .integer(task.stateEnteredAtMs))
         var stored = task
@@ -153,8 +154,10 @@ extension Transaction {
 
     /// The active task for an issue, if there is one.
     public func activeTask(project: String, issue: String) throws(StoreError) -> TaskRecord? {
-        try queryFirst("SELECT * FROM tasks WHERE project = ? AND issue = ? AND active = 1", .text(project), .text(issue))
-            .map { row throws(StoreError) in try TaskRecord(row: row) }
+        try queryFirst(
+            "SELECT * FROM tasks WHERE project = ? AND issue = ? AND active = 1", .text(project), .text(issue)
+        )
+        .map { row throws(StoreError) in try TaskRecord(row: row) }
     }
 
     /// The most recent task for an issue (active or not).
@@ -166,7 +169,9 @@ extension Transaction {
     }
 
     /// Tasks, newest first.
-    public func tasks(project: String? = nil, activeOnly: Bool = false, limit: Int = 200) throws(StoreError)
+    public func tasks(
+        project: String? = nil, activeOnly: Bool = false, limit: Int = 200
+    ) throws(StoreError)
         -> [TaskRecord]
     {
         try query(

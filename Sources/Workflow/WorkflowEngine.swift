@@ -125,7 +125,9 @@ public struct WorkflowEngine: Sendable {
     }
 
     /// Applies `input` to a task.
-    public func apply(_ input: WorkflowInput, to progress: TaskProgress, artifacts: (any WorktreeArtifacts)?)
+    public func apply(
+        _ input: WorkflowInput, to progress: TaskProgress, artifacts: (any WorktreeArtifacts)?
+    )
         -> Decision
     {
         var decision = Decision(progress: progress)

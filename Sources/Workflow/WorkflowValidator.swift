@@ -64,7 +64,8 @@ public enum WorkflowValidator {
                 }
                 if !names.contains(transition.target) {
                     issues.append(
-                        WorkflowIssue(state: state.name, "on \(event) goes to \(transition.target), which is not a state"))
+                        WorkflowIssue(
+                            state: state.name, "on \(event) goes to \(transition.target), which is not a state"))
                 }
                 if let exceeded = transition.exceeded, !names.contains(exceeded) {
                     issues.append(
@@ -88,7 +89,8 @@ public enum WorkflowValidator {
                         WorkflowIssue(state: state.name, "gate \(index + 1) (files) must stay inside the worktree"))
                 case .verdict(let file) where file.isEmpty || escapesWorktree(file):
                     issues.append(
-                        WorkflowIssue(state: state.name, "gate \(index + 1) (verdict) needs a file inside the worktree"))
+                        WorkflowIssue(state: state.name, "gate \(index + 1) (verdict) needs a file inside the worktree")
+                    )
                 case .command(let argv, let timeout) where argv.isEmpty || timeout < 1:
                     issues.append(
                         WorkflowIssue(state: state.name, "gate \(index + 1) (command) needs a command and a timeout"))

@@ -21,7 +21,8 @@ enum GatekeeperMain {
                 database: database, config: { config.current }, logger: context.logger,
                 transport: OutboundTransport.attempt)
             return [
-                GatekeeperService(link: context.link, engine: engine, sender: sender, wakes: wakes, logger: context.logger)
+                GatekeeperService(
+                    link: context.link, engine: engine, sender: sender, wakes: wakes, logger: context.logger)
             ]
         }
     }

@@ -21,6 +21,8 @@ enum ControlHandlers {
         handlers.onRequest(Resume.self) { _, _ in try await supervisor.setPaused(false) }
         handlers.onRequest(BreakerCommand.self) { request, _ in await supervisor.breakerCommand(reset: request.reset) }
         handlers.onRequest(Reload.self) { _, _ in try await supervisor.reload() }
+        // `bosun task create` / `comment` store into the inbox directly and ring the gatekeeper through here.
+        handlers.onEvent(InboxWake.self) { event, _ in await supervisor.relay(event, to: .gatekeeper) }
         return handlers
     }
 }

@@ -452,7 +452,7 @@ actor Supervisor {
     }
 
     /// Passes a wake-up call on to the child that consumes it, if it is up; that child finds the rows anyway.
-    private func relay<E: IPCEvent>(_ event: E, to name: ChildName) async {
+    func relay<E: IPCEvent>(_ event: E, to name: ChildName) async {
         guard let child = slots[name]!.current, child.isReady, let connection = child.connection else { return }
         try? await connection.send(event)
     }

@@ -108,7 +108,9 @@ struct WorkerService: Service {
         let adoption = try await runner.adoptAndRescue()
         logger.info(
             "adoption done",
-            metadata: ["adopted": "\(adoption.adopted)", "settled": "\(adoption.settled)", "rescued": "\(adoption.rescued)"])
+            metadata: [
+                "adopted": "\(adoption.adopted)", "settled": "\(adoption.settled)", "rescued": "\(adoption.rescued)",
+            ])
         await link.reportReady()
         let stopped = WakeSignal()
         await withGracefulShutdownHandler {

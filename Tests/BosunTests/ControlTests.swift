@@ -103,7 +103,7 @@ extension ProcessLevel {
                 check.output.contains(
                     "\(config): listen: must be host:port (e.g. 127.0.0.1:8787), not everywhere (line 2)"))
             #expect(
-                check.output.contains("\(config): worker.max_concurrency: must be between 1 and 256, not 0 (line 3)"))
+                check.output.contains("\(config): worker.max_concurrency: must be between 1 and 4096, not 0 (line 3)"))
             #expect(
                 check.output.contains(
                     "\(config): projects[0].webhook.secret_file: file not found (\(directory.file("nope"))) (line 5)"))

@@ -100,11 +100,13 @@ struct GatekeeperTests {
         task.waitingOn = "approval"
         task.gateIndex = 1
         try allowedDB.write { try $0.updateTask(task) }
-        try deliver(allowedDB, "github/issue_comment.created.json", event: "issue_comment", id: "c1",
+        try deliver(
+            allowedDB, "github/issue_comment.created.json", event: "issue_comment", id: "c1",
             body: try withComment(":approved:", login: "mallory"))
         _ = try allowedEngine.processInbox()
         #expect(try allowedDB.read { try $0.task(id: task.id) }?.state == "analysis")
-        try deliver(allowedDB, "github/issue_comment.created.json", event: "issue_comment", id: "c2",
+        try deliver(
+            allowedDB, "github/issue_comment.created.json", event: "issue_comment", id: "c2",
             body: try withComment("Thanks!\n:approved:"))
         _ = try allowedEngine.processInbox()
         #expect(try allowedDB.read { try $0.task(id: task.id) }?.state == "architecture")
@@ -118,7 +120,8 @@ struct GatekeeperTests {
     @Test("Bosun's own comments are ignored; a comment before the task exists is ignored, not queued")
     func ownAndOutOfOrder() throws {
         let (database, engine) = try setUp()
-        try deliver(database, "github/issue_comment.created.json", event: "issue_comment", id: "c0",
+        try deliver(
+            database, "github/issue_comment.created.json", event: "issue_comment", id: "c0",
             body: try withComment(":approved:"))
         _ = try engine.processInbox()
         #expect(try database.read { try $0.tasks() }.isEmpty)
@@ -130,7 +133,8 @@ struct GatekeeperTests {
         try database.write { try $0.updateTask(task) }
         for (index, text) in ["<!-- bosun -->\n:approved:", ":approved:"].enumerated() {
             let login = index == 1 ? "bosun-bot" : "Codertocat"
-            try deliver(database, "github/issue_comment.created.json", event: "issue_comment", id: "own\(index)",
+            try deliver(
+                database, "github/issue_comment.created.json", event: "issue_comment", id: "own\(index)",
                 body: try withComment(text, login: login))
         }
         _ = try engine.processInbox()
@@ -145,7 +149,8 @@ struct GatekeeperTests {
         _ = try engine.processInbox()
         let task = try #require(try database.read { try $0.tasks() }.first)
         let job = try #require(
-            try database.claimJob(owner: "w", leaseMs: 1000, nowMs: Int64.max / 2, limits: ClaimLimits(maxConcurrency: 1)))
+            try database.claimJob(
+                owner: "w", leaseMs: 1000, nowMs: Int64.max / 2, limits: ClaimLimits(maxConcurrency: 1)))
         // The analyst wrote its analysis into the worktree the gates read.
         let worktree = "\(directory.path)/state/worktrees/hello/\(TaskBranch.directory(ofBranch: task.branch))"
         try FileManager.default.createDirectory(atPath: worktree + "/.bosun", withIntermediateDirectories: true)
@@ -153,13 +158,16 @@ struct GatekeeperTests {
         let outcome = try JSONColumn.encode(JobOutcome(passed: true, classification: "success", reason: "ok"))
         #expect(
             try database.finishJob(
-                JobLease(jobID: job.id, attempt: job.attempt, owner: "w"), state: "succeeded", outcome: outcome, error: nil,
+                JobLease(jobID: job.id, attempt: job.attempt, owner: "w"), state: "succeeded", outcome: outcome,
+                error: nil,
                 nowMs: 5))
         let pass = try engine.applyOutcomes()
         #expect(pass.processed == 1)
         let updated = try #require(try database.read { try $0.task(id: task.id) })
         #expect(updated.waitingOn == "approval")
-        let comments = try database.read { try $0.effects(taskID: task.id) }.filter { $0.effect.contains("\"comment\"") }
+        let comments = try database.read { try $0.effects(taskID: task.id) }.filter {
+            $0.effect.contains("\"comment\"")
+        }
         #expect(comments.count == 1)
         #expect(comments[0].effect.contains(":approved:"))
         #expect(try engine.applyOutcomes().processed == 0)

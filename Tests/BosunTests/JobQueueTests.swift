@@ -66,7 +66,8 @@ struct JobQueueTests {
         #expect(try database.finishJob(leaseA, state: "succeeded", outcome: "{}", error: nil, nowMs: 2100) == false)
         #expect(try database.requeueJob(leaseA, availableAtMs: 0, transient: true, error: "x") == false)
         let leaseB = JobLease(jobID: second.id, attempt: second.attempt, owner: "b")
-        #expect(try database.finishJob(leaseB, state: "succeeded", outcome: "{\"passed\":true}", error: nil, nowMs: 2200))
+        #expect(
+            try database.finishJob(leaseB, state: "succeeded", outcome: "{\"passed\":true}", error: nil, nowMs: 2200))
         let done = try #require(try database.read { try $0.job(id: second.id) })
         #expect(done.state == "succeeded")
         #expect(try database.read { try $0.unappliedOutcomes(limit: 10) }.map(\.id) == [second.id])
@@ -79,9 +80,15 @@ struct JobQueueTests {
         _ = try enqueue(database, task: id, key: "k")
         let limits = ClaimLimits(maxConcurrency: 1)
         var job = try #require(try database.claimJob(owner: "w", leaseMs: 10, nowMs: 0, limits: limits))
-        #expect(try database.requeueJob(JobLease(jobID: job.id, attempt: job.attempt, owner: "w"), availableAtMs: 0, transient: true, error: "429"))
+        #expect(
+            try database.requeueJob(
+                JobLease(jobID: job.id, attempt: job.attempt, owner: "w"), availableAtMs: 0, transient: true,
+                error: "429"))
         job = try #require(try database.claimJob(owner: "w", leaseMs: 10, nowMs: 0, limits: limits))
-        #expect(try database.requeueJob(JobLease(jobID: job.id, attempt: job.attempt, owner: "w"), availableAtMs: 0, transient: false, error: "crash"))
+        #expect(
+            try database.requeueJob(
+                JobLease(jobID: job.id, attempt: job.attempt, owner: "w"), availableAtMs: 0, transient: false,
+                error: "crash"))
         job = try #require(try database.claimJob(owner: "w", leaseMs: 10, nowMs: 0, limits: limits))
         #expect(job.transientFailures == 1)
         #expect(job.failures == 1)
@@ -103,13 +110,18 @@ struct JobQueueTests {
         }
         let limits = ClaimLimits(maxConcurrency: 6, perProject: ["p": 2], perRole: ["reviewer": 1])
         var claimed: [JobRecord] = []
-        while let job = try database.claimJob(owner: "w", leaseMs: 1000, nowMs: 0, limits: limits) { claimed.append(job) }
+        while let job = try database.claimJob(owner: "w", leaseMs: 1000, nowMs: 0, limits: limits) {
+            claimed.append(job)
+        }
         #expect(claimed.count == 6)
         #expect(claimed.filter { $0.project == "p" }.count == 2)
         #expect(claimed.filter { $0.role == "reviewer" }.count <= 1)
         // Finishing one frees one slot, and only one.
         let first = claimed[0]
-        #expect(try database.finishJob(JobLease(jobID: first.id, attempt: first.attempt, owner: "w"), state: "succeeded", outcome: "{}", error: nil, nowMs: 1))
+        #expect(
+            try database.finishJob(
+                JobLease(jobID: first.id, attempt: first.attempt, owner: "w"), state: "succeeded", outcome: "{}",
+                error: nil, nowMs: 1))
         let next = try database.claimJob(owner: "w", leaseMs: 1000, nowMs: 0, limits: limits)
         #expect(next != nil)
         #expect(try database.claimJob(owner: "w", leaseMs: 1000, nowMs: 0, limits: limits) == nil)
@@ -123,8 +135,10 @@ struct JobQueueTests {
         let id = try task(database, issue: "7")
         #expect(throws: StoreError.self) { _ = try task(database, issue: "7") }
         _ = try enqueue(database, task: id, key: "k")
-        let job = try #require(try database.claimJob(owner: "w", leaseMs: 1000, nowMs: 0, limits: ClaimLimits(maxConcurrency: 1)))
-        let run = RunRecord(jobID: job.id, attempt: job.attempt, worker: "w", runDirectory: "/r", logPath: "/l", startedAtMs: 0)
+        let job = try #require(
+            try database.claimJob(owner: "w", leaseMs: 1000, nowMs: 0, limits: ClaimLimits(maxConcurrency: 1)))
+        let run = RunRecord(
+            jobID: job.id, attempt: job.attempt, worker: "w", runDirectory: "/r", logPath: "/l", startedAtMs: 0)
         _ = try database.write { try $0.insertRun(run) }
         #expect(throws: StoreError.self) { _ = try database.write { try $0.insertRun(run) } }
     }

@@ -71,7 +71,9 @@ extension ProcessLevel {
                 try await eventually(timeout: .seconds(240), "every task done or blocked") {
                     let tasks = try ids.map { id in try database.read { try $0.task(id: id) }! }
                     for task in tasks where task.waitingOn == "approval" && !approved.contains(task.id) {
-                        let result = try await bosun.cli(["task", "comment", String(task.id), ":approved:", "--author", "alice"])
+                        let result = try await bosun.cli([
+                            "task", "comment", String(task.id), ":approved:", "--author", "alice",
+                        ])
                         #expect(result.status == .exited(code: 0), "\(result.output)")
                         approved.insert(task.id)
                     }
@@ -88,20 +90,26 @@ extension ProcessLevel {
                 #expect(bounces(1) == 1)
                 #expect(tasks[2].state == "blocked")
                 #expect(bounces(2) == 4)
-                let notified = try database.read { try $0.effects(taskID: ids[2]) }.filter { $0.effect.contains("\"notify\"") }
+                let notified = try database.read { try $0.effects(taskID: ids[2]) }.filter {
+                    $0.effect.contains("\"notify\"")
+                }
                 #expect(notified.count == 1)
                 #expect(tasks[3].state == "blocked")
                 #expect(!visited(3, "review"))
 
                 // The done tasks' work was merged into origin's main by the local tracker's merge job.
                 try await eventually(timeout: .seconds(30), "the merges on origin") {
-                    let log = try await run("/usr/bin/git", ["-C", origin, "log", "--format=%s", "main"], in: bosun.directory)
-                    let files = try await run("/usr/bin/git", ["-C", origin, "ls-tree", "--name-only", "main"], in: bosun.directory)
-                    return files.output.contains("feature-\(ids[0]).txt") && files.output.contains("feature-\(ids[1]).txt")
+                    let log = try await run(
+                        "/usr/bin/git", ["-C", origin, "log", "--format=%s", "main"], in: bosun.directory)
+                    let files = try await run(
+                        "/usr/bin/git", ["-C", origin, "ls-tree", "--name-only", "main"], in: bosun.directory)
+                    return files.output.contains("feature-\(ids[0]).txt")
+                        && files.output.contains("feature-\(ids[1]).txt")
                         && log.output.contains("Merge")
                 }
                 // Bosun's working files stay out of what is merged.
-                let merged = try await run("/usr/bin/git", ["-C", origin, "ls-tree", "-r", "--name-only", "main"], in: bosun.directory)
+                let merged = try await run(
+                    "/usr/bin/git", ["-C", origin, "ls-tree", "-r", "--name-only", "main"], in: bosun.directory)
                 #expect(!merged.output.contains(".bosun"))
                 #expect(!merged.output.contains("feature-\(ids[2]).txt"))
                 // Every agent run recorded its exit and its usage; nothing is left running.

@@ -30,7 +30,9 @@ struct WorkflowEngineTests {
         #expect(decision.progress.waitingOn == "agent")
         #expect(jobs(decision) == ["agent:analysis:analyst:1"])
         #expect(decision.audit.map(\.to) == ["created", "analysis"])
-        #expect(decision.effects.contains(.setLabel("bosun:analysis", remove: Workflow.builtInDefault.labels.filter { $0 != "bosun:analysis" })))
+        #expect(
+            decision.effects.contains(
+                .setLabel("bosun:analysis", remove: Workflow.builtInDefault.labels.filter { $0 != "bosun:analysis" })))
     }
 
     @Test("the whole default pipeline to done, with approval, tests, verdict")
@@ -50,14 +52,16 @@ struct WorkflowEngineTests {
         decision = engine.apply(.agentSucceeded, to: decision.progress, artifacts: files)
         #expect(decision.progress.waitingOn == "gate")
         #expect(jobs(decision) == ["gate:development:0"])
-        decision = engine.apply(.gateFinished(gateIndex: 0, passed: true, detail: ""), to: decision.progress, artifacts: files)
+        decision = engine.apply(
+            .gateFinished(gateIndex: 0, passed: true, detail: ""), to: decision.progress, artifacts: files)
         #expect(decision.progress.state == "review")
         #expect(decision.effects.contains(.openPullRequest))
         decision = engine.apply(.agentSucceeded, to: decision.progress, artifacts: files)
         #expect(decision.progress.state == "testing")
         decision = engine.apply(.agentSucceeded, to: decision.progress, artifacts: files)
         #expect(jobs(decision) == ["gate:testing:1"])
-        decision = engine.apply(.gateFinished(gateIndex: 1, passed: true, detail: ""), to: decision.progress, artifacts: files)
+        decision = engine.apply(
+            .gateFinished(gateIndex: 1, passed: true, detail: ""), to: decision.progress, artifacts: files)
         #expect(decision.progress.state == "deploy")
         decision = engine.apply(.agentSucceeded, to: decision.progress, artifacts: files)
         #expect(decision.progress.state == "done")
@@ -68,12 +72,14 @@ struct WorkflowEngineTests {
 
     func atReview(bounces: Int) -> TaskProgress {
         TaskProgress(
-            state: "review", waitingOn: "agent", counters: ["review.changes_requested": bounces, "visits.review": bounces + 1])
+            state: "review", waitingOn: "agent",
+            counters: ["review.changes_requested": bounces, "visits.review": bounces + 1])
     }
 
     @Test("REQUEST_CHANGES bounces back to development with the review as feedback, at most 3 times")
     func bounces() {
-        let files = FakeArtifacts(files: [".bosun/review.md": "---\nverdict: REQUEST_CHANGES\n---\nFix the null check."])
+        let files = FakeArtifacts(files: [".bosun/review.md": "---\nverdict: REQUEST_CHANGES\n---\nFix the null check."]
+        )
         for bounce in 0..<3 {
             let decision = engine.apply(.agentSucceeded, to: atReview(bounces: bounce), artifacts: files)
             #expect(decision.progress.state == "development")
@@ -117,7 +123,8 @@ struct WorkflowEngineTests {
 
     @Test("analysis questions: answers rerun the analyst at most 3 times; rejection carries the reason")
     func questions() {
-        var progress = TaskProgress(state: "analysis", waitingOn: "approval", gateIndex: 1, counters: ["visits.analysis": 1])
+        var progress = TaskProgress(
+            state: "analysis", waitingOn: "approval", gateIndex: 1, counters: ["visits.analysis": 1])
         for round in 1...3 {
             let decision = engine.apply(.comment(text: "Use Postgres"), to: progress, artifacts: nil)
             #expect(decision.progress.state == "analysis")
@@ -138,7 +145,9 @@ struct WorkflowEngineTests {
     func ignored() {
         let progress = TaskProgress(state: "development", waitingOn: "agent")
         #expect(engine.apply(.approval(approved: true, reason: ""), to: progress, artifacts: nil).ignored != nil)
-        #expect(engine.apply(.gateFinished(gateIndex: 0, passed: true, detail: ""), to: progress, artifacts: nil).ignored != nil)
+        #expect(
+            engine.apply(.gateFinished(gateIndex: 0, passed: true, detail: ""), to: progress, artifacts: nil).ignored
+                != nil)
         #expect(engine.apply(.start, to: progress, artifacts: nil).ignored != nil)
         let done = TaskProgress(state: "done", active: false)
         #expect(engine.apply(.agentSucceeded, to: done, artifacts: nil).ignored != nil)
@@ -171,7 +180,10 @@ struct WorkflowValidationTests {
     func invalid() {
         let unknownState = Workflow(
             name: "w", initial: "a",
-            states: [StateSpec(name: "a", kind: .active, role: "developer", transitions: ["passed": Transition(to: "nowhere")])])
+            states: [
+                StateSpec(
+                    name: "a", kind: .active, role: "developer", transitions: ["passed": Transition(to: "nowhere")])
+            ])
         #expect(messages(unknownState) == ["state a: on passed goes to nowhere, which is not a state"])
 
         let unknownRole = Workflow(
@@ -206,7 +218,9 @@ struct WorkflowValidationTests {
                     transitions: ["passed": Transition(to: "done"), "changes_requested": Transition(to: "dev")]),
                 StateSpec(name: "done", kind: .terminal),
             ])
-        #expect(messages(loop) == ["state dev: loops with no bound (dev → review → dev); give one of its transitions a max"])
+        #expect(
+            messages(loop) == ["state dev: loops with no bound (dev → review → dev); give one of its transitions a max"]
+        )
 
         let badEvent = Workflow(
             name: "w", initial: "a",
@@ -245,8 +259,11 @@ struct WorkflowPartsTests {
 
     @Test("branch names are slugs under bosun/, whatever the title")
     func branches() {
-        #expect(TaskBranch.name(issue: "42", title: "Fix: the login page (again)!") == "bosun/42-fix-the-login-page-again")
-        #expect(TaskBranch.name(issue: "../7", title: "--force; $(rm -rf /) `x` @{u} a.lock") == "bosun/7-force-rm-rf-x-u-a-lock")
+        #expect(
+            TaskBranch.name(issue: "42", title: "Fix: the login page (again)!") == "bosun/42-fix-the-login-page-again")
+        #expect(
+            TaskBranch.name(issue: "../7", title: "--force; $(rm -rf /) `x` @{u} a.lock")
+                == "bosun/7-force-rm-rf-x-u-a-lock")
         #expect(TaskBranch.name(issue: "", title: "") == "bosun/task")
         #expect(TaskBranch.directory(ofBranch: "bosun/42-fix") == "42-fix")
     }

@@ -83,19 +83,23 @@ final class TaskEngine: Sendable {
         switch TaskRouter(project: project).route(event, activeTask: task) {
         case .ignore(let why):
             logger.debug(
-                "event ignored", metadata: ["event": "\(event.kind.rawValue)", "reason": "\(why)", "project": "\(project.name)"])
+                "event ignored",
+                metadata: ["event": "\(event.kind.rawValue)", "reason": "\(why)", "project": "\(project.name)"])
         case .create(let issue, let reason):
             try createTask(
                 issue: issue, author: event.actor, project: project, config: config, reason: reason,
                 deliveryID: deliveryID, transaction, &result)
         case .input(let input, let reason):
             guard let task else { return }
-            try feed(input, to: task, reason: reason, project: project, config: config, deliveryID: deliveryID,
+            try feed(
+                input, to: task, reason: reason, project: project, config: config, deliveryID: deliveryID,
                 transaction, &result)
         }
     }
 
-    private func findTask(for event: TrackerEvent, project: ProjectConfig, _ transaction: Transaction) throws
+    private func findTask(
+        for event: TrackerEvent, project: ProjectConfig, _ transaction: Transaction
+    ) throws
         -> TaskRecord?
     {
         if let issue = event.issue {
@@ -144,12 +148,14 @@ final class TaskEngine: Sendable {
             let author = request.author ?? "api"
             let event = TrackerEvent(
                 kind: .commentCreated, actor: author,
-                issue: IssueInfo(number: task.issue, title: task.title, body: task.body, labels: [], author: task.author),
+                issue: IssueInfo(
+                    number: task.issue, title: task.title, body: task.body, labels: [], author: task.author),
                 text: request.body)
             // The API token holder speaks for the project: an API comment counts as an allowed author's.
             var trusted = project
             trusted.authors.append(author)
-            try applyTrackerEvent(event, project: trusted, config: config, deliveryID: delivery.id, transaction, &result)
+            try applyTrackerEvent(
+                event, project: trusted, config: config, deliveryID: delivery.id, transaction, &result)
         default:
             logger.warning("unknown API delivery \(delivery.event); skipped")
         }
@@ -169,7 +175,8 @@ final class TaskEngine: Sendable {
         }
         var task = TaskRecord(
             project: project.name, issue: issue.number, title: issue.title, body: issue.body, author: author,
-            workflow: workflow.name, state: workflow.initial, level: levels.isEmpty ? nil : levels.joined(separator: " "),
+            workflow: workflow.name, state: workflow.initial,
+            level: levels.isEmpty ? nil : levels.joined(separator: " "),
             branch: TaskBranch.name(issue: issue.number, title: issue.title), createdAtMs: now, updatedAtMs: now,
             stateEnteredAtMs: now)
         task = try transaction.insertTask(task)
@@ -178,15 +185,18 @@ final class TaskEngine: Sendable {
         if let startAt, workflow.state(startAt) != nil, startAt != decision.progress.state {
             let moved = engine.apply(.move(to: startAt), to: decision.progress, artifacts: nil)
             decision.progress = moved.progress
-            decision.effects = decision.effects.filter { if case .enqueueAgent = $0 { false } else { true } }
+            decision.effects =
+                decision.effects.filter { if case .enqueueAgent = $0 { false } else { true } }
                 + moved.effects.filter { $0 != .cancelJobs }
             decision.audit += moved.audit
         }
         try write(decision, task: task, project: project, config: config, deliveryID: deliveryID, transaction, &result)
         logger.info(
             "task created",
-            metadata: ["task": "\(task.id)", "project": "\(project.name)", "issue": "\(issue.number)",
-                "state": "\(decision.progress.state)"])
+            metadata: [
+                "task": "\(task.id)", "project": "\(project.name)", "issue": "\(issue.number)",
+                "state": "\(decision.progress.state)",
+            ])
     }
 
     private func feed(
@@ -201,7 +211,8 @@ final class TaskEngine: Sendable {
             return
         }
         if decision.audit.isEmpty {
-            decision.audit.append(AuditEntry(from: task.state, to: decision.progress.state, event: "input", reason: reason))
+            decision.audit.append(
+                AuditEntry(from: task.state, to: decision.progress.state, event: "input", reason: reason))
         }
         try write(decision, task: task, project: project, config: config, deliveryID: deliveryID, transaction, &result)
     }
@@ -279,7 +290,8 @@ final class TaskEngine: Sendable {
                 if try transaction.enqueueJob(job, nowMs: now) != nil { result.jobsEnqueued += 1 }
             case .setLabel(let label, let remove):
                 let color = workflow.state(withLabel: label)?.color
-                try queue(OutboxEffect(action: .setLabel, issue: task.issue, label: label, color: color, remove: remove))
+                try queue(
+                    OutboxEffect(action: .setLabel, issue: task.issue, label: label, color: color, remove: remove))
             case .comment(let text):
                 try queue(OutboxEffect(action: .comment, issue: task.issue, text: text + "\n\n" + BosunMarker.comment))
             case .openPullRequest:
@@ -289,7 +301,8 @@ final class TaskEngine: Sendable {
                     try queue(
                         OutboxEffect(
                             action: .openPullRequest, issue: task.issue,
-                            text: "Closes #\(task.issue)\n\nOpened by Bosun for task \(task.id).\n\n\(BosunMarker.comment)",
+                            text:
+                                "Closes #\(task.issue)\n\nOpened by Bosun for task \(task.id).\n\n\(BosunMarker.comment)",
                             title: task.title, head: task.branch, base: project.repository.defaultBranch))
                 }
             case .mergePullRequest:
@@ -314,7 +327,8 @@ final class TaskEngine: Sendable {
                 }
                 for index in config.notify.indices {
                     try queue(
-                        OutboxEffect(action: .notify, issue: task.issue, text: message, notifier: index), kind: "notify")
+                        OutboxEffect(action: .notify, issue: task.issue, text: message, notifier: index), kind: "notify"
+                    )
                 }
             case .cancelJobs:
                 try transaction.cancelQueuedJobs(taskID: task.id, nowMs: now)
@@ -386,7 +400,8 @@ final class TaskEngine: Sendable {
             let decision = Decision(progress: progress(of: task))
             var withAudit = decision
             withAudit.audit = [
-                AuditEntry(from: task.state, to: task.state, event: outcome.passed ? "merged" : "merge_failed", reason: text)
+                AuditEntry(
+                    from: task.state, to: task.state, event: outcome.passed ? "merged" : "merge_failed", reason: text)
             ]
             withAudit.effects = outcome.passed ? [.comment(text)] : [.comment(text), .notify(text)]
             try write(withAudit, task: task, project: project, config: config, deliveryID: nil, transaction, &result)
@@ -414,7 +429,8 @@ final class TaskEngine: Sendable {
         }
         let reason = "\(job.kind) job \(job.id) \(outcome.passed ? "passed" : "failed"): \(outcome.reason)"
         let current = try transaction.task(id: task.id) ?? task
-        try feed(input, to: current, reason: reason, project: project, config: config, deliveryID: nil, transaction,
+        try feed(
+            input, to: current, reason: reason, project: project, config: config, deliveryID: nil, transaction,
             &result)
     }
 
@@ -430,7 +446,9 @@ final class TaskEngine: Sendable {
                 guard task.waitingOn == "agent" || task.waitingOn == "gate",
                     let project = config.project(named: task.project),
                     try !transaction.hasLiveJob(taskID: task.id),
-                    try transaction.jobs(taskID: task.id).allSatisfy({ $0.outcomeAppliedAtMs != nil || $0.state == "cancelled" })
+                    try transaction.jobs(taskID: task.id).allSatisfy({
+                        $0.outcomeAppliedAtMs != nil || $0.state == "cancelled"
+                    })
                 else { continue }
                 let workflow = project.resolvedWorkflow
                 guard let state = workflow.state(task.state) else { continue }
@@ -445,7 +463,9 @@ final class TaskEngine: Sendable {
                         taskID: task.id, project: project.name, kind: "agent", role: role, stage: state.name,
                         spec: try JSONColumn.encode(spec), priority: state.priority, availableAtMs: now,
                         uniqueKey: "task:\(task.id):\(state.name):\(visit):agent:r\(attempt)")
-                } else if task.gateIndex < state.gates.count, case .command(let argv, let timeout) = state.gates[task.gateIndex] {
+                } else if task.gateIndex < state.gates.count,
+                    case .command(let argv, let timeout) = state.gates[task.gateIndex]
+                {
                     let command = argv == Workflow.projectTestCommand ? (project.testCommand ?? []) : argv
                     let spec = JobSpec(
                         kind: "gate", project: project.name, branch: task.branch,

@@ -1,6 +1,6 @@
-import Foundation
 import Config
 import Forge
+import Foundation
 import Store
 import Workflow
 

@@ -19,7 +19,8 @@ struct WorktreeFiles: WorktreeArtifacts {
         var found = false
         var visited = 0
         walk(relative: "", visited: &visited) { path in
-            if fnmatch(glob, path, FNM_PATHNAME | FNM_PERIOD) == 0 || fnmatch(glob, path, 0) == 0 && !glob.contains("/") {
+            if fnmatch(glob, path, FNM_PATHNAME | FNM_PERIOD) == 0 || fnmatch(glob, path, 0) == 0 && !glob.contains("/")
+            {
                 found = true
             }
             return found

@@ -66,14 +66,19 @@ enum OutboundTransport {
             steps = [.planeSetState(issue: effect.issue, stateName: state)]
         case (.setLabel, _):
             guard let label = effect.label else { return .failed(reason: "set_label without a label") }
-            steps = [.ensureLabel(name: label, color: effect.color ?? "ededed"), .addLabels(issue: effect.issue, labels: [label])]
+            steps = [
+                .ensureLabel(name: label, color: effect.color ?? "ededed"),
+                .addLabels(issue: effect.issue, labels: [label]),
+            ]
             steps += (effect.remove ?? []).map { .removeLabel(issue: effect.issue, label: $0) }
         case (.comment, .plane):
             steps = [.planeComment(issue: effect.issue, body: effect.text ?? "")]
         case (.comment, _):
             steps = [.comment(issue: effect.issue, body: effect.text ?? "")]
         case (.openPullRequest, _):
-            guard let head = effect.head, let base = effect.base else { return .failed(reason: "open_pr without branches") }
+            guard let head = effect.head, let base = effect.base else {
+                return .failed(reason: "open_pr without branches")
+            }
             steps = [
                 .createBranch(name: head, fromBranch: base),
                 .openPullRequest(title: effect.title ?? head, body: effect.text ?? "", head: head, base: base),
@@ -143,10 +148,13 @@ enum OutboundTransport {
             return .success(.github(baseURL: base, owner: parts[0], repo: parts[1], token: token))
         case .gitea:
             return .success(
-                .gitea(baseURL: project.repository.apiURL ?? root + "/api/v1", owner: parts[0], repo: parts[1], token: token))
+                .gitea(
+                    baseURL: project.repository.apiURL ?? root + "/api/v1", owner: parts[0], repo: parts[1],
+                    token: token))
         case .gitlab:
             let path = parts.joined(separator: "/")
-            return .success(.gitlab(baseURL: project.repository.apiURL ?? root + "/api/v4", projectID: path, token: token))
+            return .success(
+                .gitlab(baseURL: project.repository.apiURL ?? root + "/api/v4", projectID: path, token: token))
         case .local, .plane:
             return .failure(TargetError(message: "project \(project.name) has no forge"))
         }

@@ -27,7 +27,8 @@ final class OutboxSender: Sendable {
     let maxAttempts: Int
 
     init(
-        database: Database, config: @escaping @Sendable () -> BosunConfig, logger: Logger, transport: @escaping Transport,
+        database: Database, config: @escaping @Sendable () -> BosunConfig, logger: Logger,
+        transport: @escaping Transport,
         maxAttempts: Int = 12, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.database = database
@@ -49,7 +50,8 @@ final class OutboxSender: Sendable {
                 if effect.action == .mergePullRequest, let taskID = entry.taskID {
                     effect.pullRequest = try database.read { try $0.task(id: taskID) }?.pullRequestNumber
                 }
-                attempt = entry.kind == "local" ? .done(result: ["recorded": "local"]) : transport(entry, effect, config)
+                attempt =
+                    entry.kind == "local" ? .done(result: ["recorded": "local"]) : transport(entry, effect, config)
             } else {
                 attempt = .failed(reason: "the stored effect is not readable")
             }
@@ -60,14 +62,18 @@ final class OutboxSender: Sendable {
 
     private func record(_ attempt: Attempt, for entry: OutboxEntry) throws {
         let now = clock()
-        var metadata: Logger.Metadata = ["outbox": "\(entry.id)", "project": "\(entry.project)", "kind": "\(entry.kind)"]
+        var metadata: Logger.Metadata = [
+            "outbox": "\(entry.id)", "project": "\(entry.project)", "kind": "\(entry.kind)",
+        ]
         try database.write { transaction in
             switch attempt {
             case .done(let result):
                 try transaction.recordEffectAttempt(
                     id: entry.id, state: "done", nextTryAtMs: now, error: nil, result: try JSONColumn.encode(result),
                     nowMs: now)
-                if let taskID = entry.taskID, let number = result["pr_number"], var task = try transaction.task(id: taskID) {
+                if let taskID = entry.taskID, let number = result["pr_number"],
+                    var task = try transaction.task(id: taskID)
+                {
                     task.pullRequestNumber = number
                     task.pullRequestURL = result["pr_url"] ?? task.pullRequestURL
                     try transaction.updateTask(task)

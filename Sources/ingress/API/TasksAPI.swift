@@ -136,7 +136,9 @@ struct TasksAPI: Sendable {
         return await store(payload, event: "comment.create", project: task.project, waitForTask: false)
     }
 
-    private func store(_ payload: APIDeliveryBody, event: String, project: String, waitForTask: Bool) async
+    private func store(
+        _ payload: APIDeliveryBody, event: String, project: String, waitForTask: Bool
+    ) async
         -> Response
     {
         let encoder = JSONEncoder()
@@ -186,7 +188,8 @@ struct TasksAPI: Sendable {
         } catch {
             return .failure(
                 ResponseError(
-                    JSONResponse.error(.contentTooLarge, "too large", "API requests are at most \(Self.maxBodyBytes) bytes")))
+                    JSONResponse.error(
+                        .contentTooLarge, "too large", "API requests are at most \(Self.maxBodyBytes) bytes")))
         }
     }
 
@@ -220,7 +223,8 @@ struct TasksAPI: Sendable {
         let detail = try reader.read { transaction -> TaskDetail? in
             guard let task = try transaction.task(id: taskID) else { return nil }
             return TaskDetail(
-                task: task, events: try transaction.taskEvents(taskID: taskID), jobs: try transaction.jobs(taskID: taskID),
+                task: task, events: try transaction.taskEvents(taskID: taskID),
+                jobs: try transaction.jobs(taskID: taskID),
                 runs: try transaction.runs(taskID: taskID), effects: try transaction.effects(taskID: taskID))
         }
         guard let detail else { return JSONResponse.error(.notFound, "unknown task", "no task \(id)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Config
 import Foundation
+import IPC
 import ProcessRuntime
 import Store
 
@@ -24,7 +25,8 @@ struct TasksCommand: AsyncParsableCommand {
             var rows = [["ID", "PROJECT", "ISSUE", "STATE", "WAITING", "TITLE"]]
             for task in tasks {
                 rows.append([
-                    String(task.id), task.project, task.issue, task.state, task.waitingOn ?? "-", String(task.title.prefix(50)),
+                    String(task.id), task.project, task.issue, task.state, task.waitingOn ?? "-",
+                    String(task.title.prefix(50)),
                 ])
             }
             print(TaskStoreAccess.table(rows), terminator: "")
@@ -86,7 +88,8 @@ struct TaskShowCommand: AsyncParsableCommand {
                 let jobRuns = runs.filter { $0.jobID == job.id }
                 let last = jobRuns.last
                 rows.append([
-                    String(job.id), job.kind, job.stage, job.state, String(job.attempt), last.map { String($0.id) } ?? "-",
+                    String(job.id), job.kind, job.stage, job.state, String(job.attempt),
+                    last.map { String($0.id) } ?? "-",
                     last?.classification ?? "-", String((last?.reason ?? job.lastError ?? "").prefix(50)),
                 ])
             }
@@ -131,6 +134,7 @@ struct TaskCreateCommand: AsyncParsableCommand {
             payload["stage"] = stage
             let rowID = try TaskStoreAccess.storeDelivery(
                 database, project: project, event: "task.create", payload: payload)
+            await TaskStoreAccess.wakeGatekeeper(configPath: options.path)
             print("requested (delivery \(rowID)); the gatekeeper creates the task")
             for _ in 0..<60 {
                 let row = try database.read {
@@ -166,6 +170,7 @@ struct TaskCommentCommand: AsyncParsableCommand {
             let rowID = try TaskStoreAccess.storeDelivery(
                 database, project: task.project, event: "comment.create",
                 payload: ["author": author, "body": text, "issue": task.issue], task: id)
+            await TaskStoreAccess.wakeGatekeeper(configPath: options.path)
             print("comment stored (delivery \(rowID))")
         }
     }
@@ -193,6 +198,13 @@ enum TaskStoreAccess {
         return rowID
     }
 
+    /// Tells the gatekeeper (through a running supervisor) that the inbox has something; best effort: it polls.
+    static func wakeGatekeeper(configPath: String) async {
+        _ = try? await ControlClient.withConnection(configPath: configPath) { connection in
+            try await connection.send(InboxWake())
+        }
+    }
+
     static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -211,7 +223,9 @@ enum TaskStoreAccess {
         guard let first = rows.first else { return "" }
         var widths = Array(repeating: 0, count: first.count)
         for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
         }
         return rows.map { row in
             row.enumerated().map { index, cell in

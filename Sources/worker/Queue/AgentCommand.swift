@@ -10,14 +10,17 @@ struct AgentCommand: Equatable {
     var briefOnStdin: Bool
 
     /// Environment variables every agent gets from the worker's environment when set.
-    static let baseAllowList = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "TMPDIR", "TERM"]
+    static let baseAllowList = [
+        "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME", "TMPDIR", "TERM",
+    ]
 
     static func build(
         agent: AgentConfig, project: ProjectConfig, spec: JobSpec, briefPath: String, worktree: String, runID: Int64,
         taskID: Int64, inherited: [String: String]
     ) -> AgentCommand {
         let substitutions = [
-            "{prompt_file}": briefPath, "{brief}": briefPath, "{worktree}": worktree, "{stage}": spec.brief?.stage ?? "",
+            "{prompt_file}": briefPath, "{brief}": briefPath, "{worktree}": worktree,
+            "{stage}": spec.brief?.stage ?? "",
             "{role}": spec.role ?? "", "{level}": spec.level ?? "",
         ]
         let argv = agent.argv.map { substitutions[$0] ?? $0 }

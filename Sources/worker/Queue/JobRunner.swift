@@ -114,7 +114,8 @@ final class JobRunner: Sendable {
                 do {
                     try watcher.watch(runID: String(run.id), runDirectory: run.runDirectory, shim: identity)
                     adopted += 1
-                    logger.info("run adopted", metadata: ["run": "\(run.id)", "job": "\(job.id)", "shim": "\(identity.pid)"])
+                    logger.info(
+                        "run adopted", metadata: ["run": "\(run.id)", "job": "\(job.id)", "shim": "\(identity.pid)"])
                 } catch {
                     logger.error("cannot watch an adopted run", metadata: ["run": "\(run.id)", "error": "\(error)"])
                 }
@@ -142,7 +143,9 @@ final class JobRunner: Sendable {
             let probing = state.withLock { $0.probeInFlight }
             if breaker == .open || (breaker == .halfOpen && probing) { kinds.remove("agent") }
             var perProject: [String: Int] = [:]
-            for project in config.projects { if let limit = project.maxConcurrency { perProject[project.name] = limit } }
+            for project in config.projects {
+                if let limit = project.maxConcurrency { perProject[project.name] = limit }
+            }
             let limits = ClaimLimits(
                 maxConcurrency: config.worker.maxConcurrency, perProject: perProject,
                 perRole: config.worker.roleLimits, kinds: kinds)
@@ -184,7 +187,8 @@ final class JobRunner: Sendable {
             let gitProject = try GitProject(
                 name: project.name, url: project.repository.url, defaultBranch: project.repository.defaultBranch)
             guard let branch = BranchName(ref: spec.branch) else {
-                await fail(job, lease: lease, reason: "the task branch \(spec.branch) is not a Bosun branch", retry: false)
+                await fail(
+                    job, lease: lease, reason: "the task branch \(spec.branch) is not a Bosun branch", retry: false)
                 return
             }
             if job.kind == "merge" {
@@ -221,11 +225,24 @@ final class JobRunner: Sendable {
             metadata["run"] = "\(runID)"
             if job.kind == "gate" {
                 argv = spec.command ?? []
-                environment = AgentCommand.build(
-                    agent: AgentConfig(name: "gate", argv: argv), project: project, spec: spec, briefPath: "",
-                    worktree: prepared.path, runID: runID, taskID: job.taskID,
-                    inherited: ProcessInfo.processInfo.environment
-                ).environment
+                if argv.isEmpty {
+                    _ = try database.write {
+                        try $0.finishRun(Self.notStarted(runID, reason: "no command", now: clock()))
+                    }
+                    await complete(
+                        job, lease: lease,
+                        outcome: JobOutcome(
+                            passed: false, classification: "failed",
+                            reason: "project \(project.name) has no test_command: set projects[].test_command",
+                            outputTail: "project \(project.name) has no test_command"))
+                    return
+                }
+                environment =
+                    AgentCommand.build(
+                        agent: AgentConfig(name: "gate", argv: argv), project: project, spec: spec, briefPath: "",
+                        worktree: prepared.path, runID: runID, taskID: job.taskID,
+                        inherited: ProcessInfo.processInfo.environment
+                    ).environment
                 timeout = .seconds(spec.timeoutSeconds ?? 1800)
             } else {
                 guard let agentName = spec.agent, let agent = config.agents.first(where: { $0.name == agentName })
@@ -239,7 +256,9 @@ final class JobRunner: Sendable {
                         try transaction.releaseJob(lease, availableAtMs: clock() + 30_000, reason: problem)
                     }
                     _ = try database.write { try $0.finishRun(Self.notStarted(runID, reason: problem, now: clock())) }
-                    logger.warning("preflight failed; job left queued", metadata: metadata.merging(["reason": "\(problem)"]) { $1 })
+                    logger.warning(
+                        "preflight failed; job left queued", metadata: metadata.merging(["reason": "\(problem)"]) { $1 }
+                    )
                     return
                 }
                 let briefDirectory = prepared.path + "/.bosun"
@@ -301,8 +320,11 @@ final class JobRunner: Sendable {
         guard let active = state.withLock({ $0.runs.removeValue(forKey: runID) }) else { return }
         let config = config()
         let project = config.project(named: active.spec.project)
-        var record = (try? database.read { try $0.run(id: runID) }) ?? nil
-            ?? RunRecord(jobID: active.job.id, attempt: active.lease.attempt, worker: owner, runDirectory: "", logPath: active.logPath, startedAtMs: clock())
+        var record =
+            (try? database.read { try $0.run(id: runID) }) ?? nil
+            ?? RunRecord(
+                jobID: active.job.id, attempt: active.lease.attempt, worker: owner, runDirectory: "",
+                logPath: active.logPath, startedAtMs: clock())
         record.finishedAtMs = clock()
         let classification: RunClassification
         var report: RunReport?
@@ -349,7 +371,9 @@ final class JobRunner: Sendable {
         if active.job.kind == "gate" {
             let tail = (try? LogTail.read(path: active.logPath, limit: 4096))?.text ?? ""
             let passed = record.exitCode == 0 && !record.timedOut && record.state == "exited"
-            let why = passed ? "the command passed" : record.timedOut ? "the command timed out" : "the command failed (\(reason))"
+            let why =
+                passed
+                ? "the command passed" : record.timedOut ? "the command timed out" : "the command failed (\(reason))"
             await complete(
                 active.job, lease: active.lease,
                 outcome: JobOutcome(
@@ -371,7 +395,9 @@ final class JobRunner: Sendable {
                     name: project.name, url: project.repository.url, defaultBranch: project.repository.defaultBranch)
                 let committed = try await worktrees.commitAndPush(
                     gitProject, branch: branch,
-                    message: "bosun: \(active.spec.brief?.stage ?? active.job.stage) for #\(active.spec.brief?.issueNumber ?? "")")
+                    message:
+                        "bosun: \(active.spec.brief?.stage ?? active.job.stage) for #\(active.spec.brief?.issueNumber ?? "")"
+                )
                 outcome.headSHA = committed.head
                 outcome.pushed = committed.pushed
             } catch {
@@ -436,7 +462,8 @@ final class JobRunner: Sendable {
                 maxMilliseconds: Int64(config.retry.backoffMaxSeconds) * 1000)
             let delay = backoff.delay(afterFailures: failures, jitter: Double.random(in: 0...1))
             _ = try? database.requeueJob(lease, availableAtMs: clock() + delay, transient: false, error: reason)
-            logger.warning("job failed; retrying", metadata: ["job": "\(job.id)", "in_ms": "\(delay)", "reason": "\(reason)"])
+            logger.warning(
+                "job failed; retrying", metadata: ["job": "\(job.id)", "in_ms": "\(delay)", "reason": "\(reason)"])
             return
         }
         await complete(
@@ -460,9 +487,12 @@ final class JobRunner: Sendable {
             maxMilliseconds: Int64(config.retry.backoffMaxSeconds) * 1000)
         let now = clock()
         let delay = backoff.delay(
-            afterFailures: failures, jitter: Double.random(in: 0...1), notBeforeMilliseconds: retryAtMs.map { $0 - now })
+            afterFailures: failures, jitter: Double.random(in: 0...1), notBeforeMilliseconds: retryAtMs.map { $0 - now }
+        )
         _ = try? database.requeueJob(lease, availableAtMs: now + delay, transient: true, error: reason)
-        logger.warning("transient failure; backing off", metadata: ["job": "\(job.id)", "in_ms": "\(delay)", "reason": "\(reason)"])
+        logger.warning(
+            "transient failure; backing off",
+            metadata: ["job": "\(job.id)", "in_ms": "\(delay)", "reason": "\(reason)"])
     }
 
     // MARK: Leases

@@ -1,0 +1,28 @@
+#!/bin/sh
+# A fake agent for the worker's process-level tests; $BOSUN_TEST_MODE says how it behaves:
+#   sleep-N      works N seconds, writes the analysis, succeeds
+#   hang         ignores SIGTERM and never ends (the timeout must kill its group)
+#   rate-limit   reports a rejected rate limit in Claude Code's stream-json and exits 1
+mkdir -p .bosun
+case "$BOSUN_TEST_MODE" in
+sleep-*)
+    sleep "${BOSUN_TEST_MODE#sleep-}"
+    echo "analysis" > .bosun/analysis.md
+    echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1,"output_tokens":1}}'
+    ;;
+hang)
+    trap '' TERM
+    sleep 1000 &
+    sleep 1000 &
+    wait
+    ;;
+rate-limit)
+    echo '{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":'$(( $(date +%s) + 3600 ))',"rateLimitType":"five_hour"}}'
+    echo '{"type":"result","subtype":"error_during_execution","is_error":true,"result":"rate limited"}'
+    exit 1
+    ;;
+*)
+    echo "unknown mode $BOSUN_TEST_MODE" >&2
+    exit 2
+    ;;
+esac

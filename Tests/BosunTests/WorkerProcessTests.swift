@@ -1,0 +1,142 @@
+import Foundation
+import LinuxProcess
+import Store
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A local project whose every stage runs `worker-agent.sh` in the mode given.
+func workerConfig(origin: String, extra: String = "") -> String {
+    """
+    agents:
+      fake:
+        argv: [\(fixtures)/agents/worker-agent.sh]
+        probe: [/bin/sh, -c, "exit 0"]
+        env_allow: [BOSUN_TEST_MODE]
+    projects:
+      - name: demo
+        tracker: local
+        repo: { url: \(origin), default_branch: main }
+        test_command: [sh, check.sh]
+        authors: [alice]
+    \(extra)
+    """
+}
+
+extension ProcessLevel {
+    @Suite("Worker: runs that survive the worker, timeouts, rate limits")
+    struct WorkerProcessTests {
+        func createTasks(_ bosun: BosunInstance, count: Int) async throws -> [Int64] {
+            var ids: [Int64] = []
+            for index in 0..<count {
+                let created = try await bosun.cli(["task", "create", "--project", "demo", "--title", "Task \(index)"])
+                guard let line = created.output.split(separator: "\n").last, line.hasPrefix("task "),
+                    let id = Int64(line.dropFirst(5))
+                else { throw TestFailure("task create: \(created.output)") }
+                ids.append(id)
+            }
+            return ids
+        }
+
+        @Test("kill -9 of the worker during 20 runs: every run adopted or its exit recorded, none started twice")
+        func adoption() async throws {
+            let scratch = TemporaryDirectory("bosun-origin")
+            let origin = try await makeOrigin(in: scratch)
+            try await withBosun(
+                extraConfig: workerConfig(
+                    origin: origin, extra: "worker: { max_concurrency: 20, lease_s: 30, heartbeat_s: 5 }"),
+                environment: ["BOSUN_TEST_MODE": "sleep-15"]
+            ) { bosun in
+                let ids = try await createTasks(bosun, count: 20)
+                let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                try await eventually(timeout: .seconds(60), "20 runs running") {
+                    try database.read { try $0.liveRuns() }.filter { $0.shimPID != nil }.count == 20
+                }
+                let worker = try #require(try await bosun.process("worker").pid)
+                kill(worker, SIGKILL)
+                try await eventually(timeout: .seconds(30), "a new worker") {
+                    let now = try await bosun.process("worker")
+                    return now.pid != nil && now.pid != worker && now.state == .ready
+                }
+                try await eventually(timeout: .seconds(60), "every analysis waiting for approval") {
+                    try ids.allSatisfy { id in try database.read { try $0.task(id: id) }?.waitingOn == "approval" }
+                }
+                let runs = try database.read { transaction in try ids.flatMap { try transaction.runs(taskID: $0) } }
+                #expect(runs.count == 20)
+                #expect(runs.allSatisfy { $0.state == "exited" && $0.exitCode == 0 && $0.classification == "success" })
+                #expect(Set(runs.map(\.jobID)).count == 20)
+                #expect(try database.read { try $0.liveRuns() }.isEmpty)
+                #expect(zombieChildren(of: bosun.process.pid).isEmpty)
+                let jobs = try database.read { transaction in try ids.flatMap { try transaction.jobs(taskID: $0) } }
+                #expect(jobs.allSatisfy { $0.state == "succeeded" && $0.attempt == 1 })
+            }
+        }
+
+        @Test("an agent that hangs past its timeout is killed with its group and retried, then the task is blocked")
+        func timeout() async throws {
+            let scratch = TemporaryDirectory("bosun-origin")
+            let origin = try await makeOrigin(in: scratch)
+            try await withBosun(
+                extraConfig: workerConfig(
+                    origin: origin,
+                    extra: """
+                        worker: { max_concurrency: 2, agent_timeout_s: 1, kill_grace_s: 1 }
+                        retry: { max_attempts: 2, backoff_base_s: 1, backoff_max_s: 1 }
+                        """),
+                environment: ["BOSUN_TEST_MODE": "hang"]
+            ) { bosun in
+                let id = try #require(try await createTasks(bosun, count: 1).first)
+                let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                try await eventually(timeout: .seconds(60), "the task blocked") {
+                    try database.read { try $0.task(id: id) }?.state == "blocked"
+                }
+                let runs = try database.read { try $0.runs(taskID: id) }
+                #expect(runs.count == 2)
+                #expect(runs.allSatisfy { $0.timedOut && $0.classification == "timeout" })
+                // Nothing of the runs is left: no process whose working directory is the task's worktree.
+                let worktrees = bosun.directory.file("state/worktrees")
+                let survivors = ProcessTable.all().filter { process in
+                    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/cwd"))?
+                        .hasPrefix(worktrees) == true
+                }
+                #expect(survivors.isEmpty, "\(survivors.map(\.pid))")
+            }
+        }
+
+        @Test("rate limits are transient: they open the breaker, claims stop, attempts are not spent")
+        func rateLimit() async throws {
+            let scratch = TemporaryDirectory("bosun-origin")
+            let origin = try await makeOrigin(in: scratch)
+            try await withBosun(
+                extraConfig: workerConfig(
+                    origin: origin,
+                    extra: """
+                        breaker: { threshold: 2, pause_s: 600, max_pause_s: 600 }
+                        retry: { max_attempts: 1, transient_max_attempts: 5, backoff_base_s: 1, backoff_max_s: 1 }
+                        """),
+                environment: ["BOSUN_TEST_MODE": "rate-limit"]
+            ) { bosun in
+                let ids = try await createTasks(bosun, count: 2)
+                let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                try await eventually(timeout: .seconds(60), "the breaker open") {
+                    try await bosun.status().breaker.state == .open
+                }
+                let runsAtOpening = try database.read { transaction in
+                    try ids.flatMap { try transaction.runs(taskID: $0) }
+                }
+                #expect(runsAtOpening.allSatisfy { $0.classification == "transient" })
+                // The reset time in the agent's output is an hour away: the jobs wait for it, queued, unspent.
+                let jobs = try database.read { transaction in try ids.flatMap { try transaction.jobs(taskID: $0) } }
+                #expect(jobs.allSatisfy { $0.state == "queued" && $0.failures == 0 && $0.transientFailures >= 1 })
+                #expect(jobs.allSatisfy { $0.availableAtMs > Int64(Date().timeIntervalSince1970 * 1000) + 3_000_000 })
+                try await Task.sleep(for: .seconds(2))
+                let runsLater = try database.read { transaction in try ids.flatMap { try transaction.runs(taskID: $0) }
+                }
+                #expect(runsLater.count == runsAtOpening.count)
+                #expect(try ids.allSatisfy { id in try database.read { try $0.task(id: id) }?.state == "analysis" })
+            }
+        }
+    }
+}
