@@ -105,6 +105,10 @@ struct AgentRuns {
         #expect(try #require(privateResidentKiB(of: handle.shim.pid)) < 1024)
         #expect(descriptors(of: handle.shim.pid).count <= 4, "0, 1, 2 and the signalfd")
         for sleeper in try readPIDs(pids) {
+            // The shell writes the pid right after fork, while the child may still be redirecting its stdin.
+            try? await eventually(timeout: .seconds(2), "sleeper \(sleeper) set up") {
+                descriptors(of: sleeper) == ["0", "1", "2"]
+            }
             #expect(descriptors(of: sleeper) == ["0", "1", "2"])
         }
 

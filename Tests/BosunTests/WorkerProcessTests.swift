@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// A local project whose every stage runs `worker-agent.sh` in the mode given.
-func workerConfig(origin: String, extra: String = "") -> String {
+func workerConfig(origin: String, extra: String = "", moreProjects: String = "") -> String {
     """
     agents:
       fake:
@@ -21,6 +21,7 @@ func workerConfig(origin: String, extra: String = "") -> String {
         repo: { url: \(origin), default_branch: main }
         test_command: [sh, check.sh]
         authors: [alice]
+    \(moreProjects)
     \(extra)
     """
 }
