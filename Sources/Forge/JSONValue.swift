@@ -19,9 +19,9 @@ enum JSONValue: Sendable, Equatable {
         try checkDepth(bytes)
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONParser.parse(bytes)
         } catch {
-            throw NormalizationError(.malformedJSON, "the body is not valid JSON", cause: error)
+            throw NormalizationError(.malformedJSON, "the body is not valid JSON: \(error)", cause: error)
         }
         guard case .object(let fields) = value else {
             throw NormalizationError(.notAnObject, "the body is JSON \(value.typeName), not an object")
@@ -67,27 +67,6 @@ enum JSONValue: Sendable, Equatable {
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
-        }
-    }
-}
-
-extension JSONValue: Decodable {
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
         }
     }
 }

@@ -73,6 +73,7 @@ public enum BosunSchema {
                 );
                 CREATE UNIQUE INDEX tasks_active_issue ON tasks (project, issue) WHERE active = 1;
                 CREATE INDEX tasks_state ON tasks (state);
+                CREATE INDEX tasks_branch ON tasks (project, branch) WHERE active = 1;
 
                 CREATE TABLE task_events (
                     id INTEGER PRIMARY KEY,

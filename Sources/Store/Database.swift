@@ -124,4 +124,19 @@ public struct Transaction {
     public func executeScript(_ sql: String) throws(StoreError) {
         try connection.execute(script: sql)
     }
+
+    /// Runs `body` inside a savepoint of this transaction: if it throws, what it wrote is rolled back and the rest
+    /// of the transaction goes on. Lets one transaction carry many independent units (a batch of deliveries) and
+    /// still apply each whole or not at all.
+    public func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try connection.execute(script: "SAVEPOINT unit")
+        do {
+            let result = try body()
+            try connection.execute(script: "RELEASE unit")
+            return result
+        } catch {
+            try connection.execute(script: "ROLLBACK TO unit; RELEASE unit")
+            throw error
+        }
+    }
 }

@@ -160,6 +160,13 @@ extension Transaction {
         .map { row throws(StoreError) in try TaskRecord(row: row) }
     }
 
+    /// The active task working on a branch, if there is one.
+    public func activeTask(project: String, branch: String) throws(StoreError) -> TaskRecord? {
+        try queryFirst(
+            "SELECT * FROM tasks WHERE project = ? AND branch = ? AND active = 1 LIMIT 1", .text(project), .text(branch)
+        ).map { row throws(StoreError) in try TaskRecord(row: row) }
+    }
+
     /// The most recent task for an issue (active or not).
     public func latestTask(project: String, issue: String) throws(StoreError) -> TaskRecord? {
         try queryFirst(

@@ -17,8 +17,9 @@ enum GatekeeperMain {
             context.link.attach(GatekeeperControl(config: context.config, logger: context.logger, wakes: wakes))
             let config = context.config
             let engine = TaskEngine(database: database, config: { config.current }, logger: context.logger)
+            // The sender has its own connection: its writes never wait behind the processing loop's in-process lock.
             let sender = OutboxSender(
-                database: database, config: { config.current }, logger: context.logger,
+                database: try context.config.current.openDatabase(), config: { config.current }, logger: context.logger,
                 transport: OutboundTransport.attempt)
             return [
                 GatekeeperService(

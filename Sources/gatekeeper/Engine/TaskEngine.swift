@@ -33,20 +33,36 @@ final class TaskEngine: Sendable {
 
     // MARK: Deliveries
 
-    /// Applies up to `limit` unprocessed deliveries, oldest first, each in its own transaction.
+    /// Applies up to `limit` unprocessed deliveries, oldest first. They share one transaction (one commit for the
+    /// batch) but each is applied inside its own savepoint: whole or not at all. A delivery that cannot be applied
+    /// (a bug, a payload that breaks an assumption) is rolled back, logged and marked processed, so that it cannot
+    /// block the inbox; a store that is busy or full aborts the batch, which is retried whole.
     func processInbox(limit: Int = 256) throws -> PassResult {
-        var result = PassResult()
-        let pending = try database.read { try $0.unprocessedDeliveries(limit: limit) }
         let config = config()
-        for delivery in pending {
-            try database.write { transaction in
-                // Another gatekeeper instance (a rolling restart) may have applied it meanwhile.
-                guard try transaction.markDeliveryProcessed(id: delivery.id, atMs: clock()) else { return }
-                try apply(delivery, config: config, transaction, &result)
+        return try database.write { transaction in
+            var result = PassResult()
+            for delivery in try transaction.unprocessedDeliveries(limit: limit) {
+                let now = clock()
+                do {
+                    try transaction.savepoint {
+                        guard try transaction.markDeliveryProcessed(id: delivery.id, atMs: now) else { return }
+                        var unit = PassResult()
+                        try apply(delivery, config: config, transaction, &unit)
+                        result.jobsEnqueued += unit.jobsEnqueued
+                        result.effectsQueued += unit.effectsQueued
+                    }
+                } catch let error as StoreError where error.isTransient {
+                    throw error
+                } catch {
+                    logger.error(
+                        "delivery could not be applied; skipped",
+                        metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+                    _ = try transaction.markDeliveryProcessed(id: delivery.id, atMs: now)
+                }
+                result.processed += 1
             }
-            result.processed += 1
+            return result
         }
-        return result
     }
 
     private func apply(
@@ -106,8 +122,8 @@ final class TaskEngine: Sendable {
             return try transaction.activeTask(project: project.name, issue: issue.number)
         }
         let branch = event.pullRequest?.headBranch ?? event.branch
-        guard let branch else { return nil }
-        return try transaction.tasks(project: project.name, activeOnly: true).first { $0.branch == branch }
+        guard let branch, !branch.isEmpty else { return nil }
+        return try transaction.activeTask(project: project.name, branch: branch)
     }
 
     /// The local tracker and the REST API: `task.create` and `comment.create` deliveries.
@@ -366,20 +382,32 @@ final class TaskEngine: Sendable {
 
     // MARK: Job outcomes
 
-    /// Applies finished jobs' outcomes, each in its own transaction.
+    /// Applies finished jobs' outcomes, a batch per transaction, each in its own savepoint (as deliveries are).
     func applyOutcomes(limit: Int = 256) throws -> PassResult {
-        var result = PassResult()
-        let finished = try database.read { try $0.unappliedOutcomes(limit: limit) }
         let config = config()
-        for job in finished {
-            try database.write { transaction in
-                guard let fresh = try transaction.job(id: job.id), fresh.outcomeAppliedAtMs == nil else { return }
-                try transaction.markOutcomeApplied(jobID: job.id, atMs: clock())
-                try applyOutcome(of: fresh, config: config, transaction, &result)
+        return try database.write { transaction in
+            var result = PassResult()
+            for job in try transaction.unappliedOutcomes(limit: limit) {
+                let now = clock()
+                do {
+                    try transaction.savepoint {
+                        try transaction.markOutcomeApplied(jobID: job.id, atMs: now)
+                        var unit = PassResult()
+                        try applyOutcome(of: job, config: config, transaction, &unit)
+                        result.jobsEnqueued += unit.jobsEnqueued
+                        result.effectsQueued += unit.effectsQueued
+                    }
+                } catch let error as StoreError where error.isTransient {
+                    throw error
+                } catch {
+                    logger.error(
+                        "job outcome could not be applied; skipped", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                    try transaction.markOutcomeApplied(jobID: job.id, atMs: now)
+                }
+                result.processed += 1
             }
-            result.processed += 1
+            return result
         }
-        return result
     }
 
     private func applyOutcome(

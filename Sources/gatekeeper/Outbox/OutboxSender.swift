@@ -44,6 +44,7 @@ final class OutboxSender: Sendable {
         let now = clock()
         let due = try database.read { try $0.dueEffects(nowMs: now, limit: limit) }
         let config = config()
+        var attempts: [(OutboxEntry, Attempt)] = []
         for entry in due {
             let attempt: Attempt
             if var effect = try? JSONColumn.decode(entry.effect, as: OutboxEffect.self) {
@@ -55,17 +56,21 @@ final class OutboxSender: Sendable {
             } else {
                 attempt = .failed(reason: "the stored effect is not readable")
             }
-            try record(attempt, for: entry)
+            attempts.append((entry, attempt))
+        }
+        // One transaction records the whole pass.
+        try database.write { transaction in
+            for (entry, attempt) in attempts { try record(attempt, for: entry, transaction) }
         }
         return due.count
     }
 
-    private func record(_ attempt: Attempt, for entry: OutboxEntry) throws {
+    private func record(_ attempt: Attempt, for entry: OutboxEntry, _ transaction: Transaction) throws {
         let now = clock()
         var metadata: Logger.Metadata = [
             "outbox": "\(entry.id)", "project": "\(entry.project)", "kind": "\(entry.kind)",
         ]
-        try database.write { transaction in
+        do {
             switch attempt {
             case .done(let result):
                 try transaction.recordEffectAttempt(

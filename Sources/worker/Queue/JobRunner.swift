@@ -183,6 +183,16 @@ final class JobRunner: Sendable {
             await fail(job, lease: lease, reason: "project \(spec.project) is not configured", retry: false)
             return
         }
+        // Preflight first: an agent that cannot answer costs no git work and no tokens; the job waits, unspent.
+        if job.kind == "agent", let agentName = spec.agent, let agent = config.agents.first(where: { $0.name == agentName }),
+            let problem = await preflight(agent, config: config)
+        {
+            _ = try? database.write { transaction in
+                try transaction.releaseJob(lease, availableAtMs: clock() + 30_000, reason: problem)
+            }
+            logger.warning("preflight failed; job left queued", metadata: metadata.merging(["reason": "\(problem)"]) { $1 })
+            return
+        }
         do {
             let gitProject = try GitProject(
                 name: project.name, url: project.repository.url, defaultBranch: project.repository.defaultBranch)
@@ -249,16 +259,6 @@ final class JobRunner: Sendable {
                 else {
                     await fail(
                         job, lease: lease, reason: "no agent is configured for role \(spec.role ?? "?")", retry: false)
-                    return
-                }
-                if let problem = await preflight(agent, config: config) {
-                    _ = try database.write { transaction in
-                        try transaction.releaseJob(lease, availableAtMs: clock() + 30_000, reason: problem)
-                    }
-                    _ = try database.write { try $0.finishRun(Self.notStarted(runID, reason: problem, now: clock())) }
-                    logger.warning(
-                        "preflight failed; job left queued", metadata: metadata.merging(["reason": "\(problem)"]) { $1 }
-                    )
                     return
                 }
                 let briefDirectory = prepared.path + "/.bosun"
