@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The quick-start demo: builds Bosun, writes a starter config into .demo/, starts the supervisor, shows it
-# supervising (status, health, a killed child coming back), and stops it.
+# The quick-start demo: builds Bosun, writes a starter config into .demo/, and runs the main job end to end on the
+# local tracker: a task goes analysis → architecture → development → review → testing → deploy → done, driven by a
+# scripted stand-in for a coding agent (no model is called), with real git, real processes and the real store; the
+# finished branch is merged into the demo repository's main. Then a signed webhook, a crash and a rolling restart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,16 +15,36 @@ bosun="$bin/bosun"
 rm -rf .demo
 "$bosun" init .demo
 config=.demo/bosun.yaml
-# A project that takes GitHub webhooks, signed with a fresh secret.
+
+# The repository the tasks work on: a bare "origin" with a test script on main.
+git init -q --bare .demo/origin.git
+git init -q -b main .demo/seed
+printf '#!/bin/sh\ntest ! -e FAIL\n' > .demo/seed/check.sh
+chmod +x .demo/seed/check.sh
+echo "# demo" > .demo/seed/README.md
+git -C .demo/seed -c user.name=Demo -c user.email=demo@localhost add -A
+git -C .demo/seed -c user.name=Demo -c user.email=demo@localhost commit -q -m "initial"
+git -C .demo/seed push -q "$PWD/.demo/origin.git" main
+
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .demo/webhook-secret
-python3 - "$config" <<'PY'
+python3 - "$config" "$PWD" <<'PY'
 import sys
-path = sys.argv[1]
-text = open(path).read().replace("projects: []\n", """projects:
+path, root = sys.argv[1], sys.argv[2]
+text = open(path).read().replace("projects: []\n", f"""agents:
+  # A scripted stand-in for Claude Code / Codex: writes each stage's artifact, commits, prints stream-json.
+  scripted:
+    argv: [python3, {root}/Tests/BosunTests/Fixtures/agents/pipeline-agent.py, "{{prompt_file}}"]
+    probe: [python3, --version]
+projects:
   - name: demo
+    tracker: local
+    repo: {{ url: {root}/.demo/origin.git, default_branch: main }}
+    test_command: [sh, check.sh]
+    authors: [you]
+  - name: hooks
     tracker: github
-    repo: { url: https://github.com/acme/demo.git }
-    webhook: { secret_file: ./webhook-secret }
+    repo: {{ url: https://github.com/acme/demo.git }}
+    webhook: {{ secret_file: ./webhook-secret }}
 """, 1)
 open(path, "w").write(text)
 PY
@@ -39,27 +61,41 @@ done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "bosun status"
+step "bosun status: the supervisor and its three processes"
 "$bosun" status -c "$config"
 
-listen=$("$bosun" status -c "$config" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["supervisor"]["listen"])')
-step "GET http://$listen/healthz (served by bosun-ingress on the socket the supervisor owns)"
-curl -s "http://$listen/healthz"; echo
+step "bosun task create: a task on the local tracker (one with a review that asks for changes once)"
+"$bosun" task create -c "$config" --project demo --title "Add a greeting [bounce-1]" --body "Print hello."
+task=$("$bosun" tasks -c "$config" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["id"])')
 
+state() { "$bosun" task -c "$config" --json "$task" | python3 -c 'import json,sys; t=json.load(sys.stdin)["task"]; print(t["state"], t.get("waiting_on") or "")'; }
+for _ in $(seq 1 300); do
+    read -r current waiting <<<"$(state)"
+    if [ "$waiting" = "approval" ]; then
+        step "the analysis waits for a human: bosun task comment $task :approved:"
+        "$bosun" task comment -c "$config" "$task" ":approved:" --author you
+        sleep 0.5
+    fi
+    case "$current" in done|blocked) break ;; esac
+    sleep 0.2
+done
+
+step "bosun task $task: every transition, job and run"
+"$bosun" task -c "$config" "$task"
+
+step "the demo repository's main now has the task's work, merged by Bosun"
+sleep 2
+git -C .demo/origin.git log --oneline --graph main | head -12
+
+listen=$("$bosun" status -c "$config" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["supervisor"]["listen"])')
 payload=Tests/BosunTests/Fixtures/webhooks/github/issues.opened.json
 signature=$(openssl dgst -sha256 -hmac "$(cat .demo/webhook-secret)" -r < "$payload" | cut -d' ' -f1)
-post() {
-    curl -s -w "  -> HTTP %{http_code}\n" -X POST "http://$listen/webhooks/github/demo" \
-        -H "Content-Type: application/json" -H "X-GitHub-Event: issues" -H "X-GitHub-Delivery: $1" \
-        -H "X-Hub-Signature-256: sha256=$2" --data-binary @"$payload"
-}
-step "a signed GitHub 'issues' webhook: verified, stored, then answered; the same delivery again is a duplicate"
-post demo-delivery-1 "$signature"
-post demo-delivery-1 "$signature"
-step "a signature made with another secret is refused and nothing is stored"
-post demo-delivery-2 "$(openssl dgst -sha256 -hmac not-the-secret -r < "$payload" | cut -d' ' -f1)"
-step "GET /readyz: the store is writable, one delivery waits in the inbox for the gatekeeper"
-curl -s "http://$listen/readyz"; echo
+step "a signed GitHub webhook is verified and stored before the 202; the same delivery again is a duplicate"
+for _ in 1 2; do
+    curl -s -w "  -> HTTP %{http_code}\n" -X POST "http://$listen/webhooks/github/hooks" \
+        -H "Content-Type: application/json" -H "X-GitHub-Event: issues" -H "X-GitHub-Delivery: demo-1" \
+        -H "X-Hub-Signature-256: sha256=$signature" --data-binary @"$payload"
+done
 
 worker=$("$bosun" status -c "$config" --json | python3 -c 'import json,sys; print([p["pid"] for p in json.load(sys.stdin)["processes"] if p["name"] == "worker"][0])')
 step "kill -9 the worker (pid $worker): the supervisor restarts it"
@@ -75,4 +111,4 @@ step "bosun stop"
 trap - EXIT
 wait "$supervisor" || true
 echo
-echo "The supervisor's log is in .demo/bosun.log; per-process logs are in .demo/state/logs/."
+echo "The supervisor's log is in .demo/bosun.log; per-process logs in .demo/state/logs/, agent runs in .demo/state/logs/runs/."

@@ -20,7 +20,7 @@ final class SQLiteConnection {
         }
         self.handle = handle
         self.path = path
-        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        bosun_sqlite_busy_timeout(handle, busyTimeoutMilliseconds)
     }
 
     deinit {
@@ -69,7 +69,7 @@ final class SQLiteConnection {
 
     /// How long a statement waits for another connection's lock before failing with `busy`.
     func setBusyTimeout(milliseconds: Int32) {
-        sqlite3_busy_timeout(handle, milliseconds)
+        bosun_sqlite_busy_timeout(handle, milliseconds)
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.

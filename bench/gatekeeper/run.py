@@ -24,8 +24,16 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "../intake"))
-from run import control_status  # noqa: E402
+
+def _load(name, path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+control_status = _load("intake_bench", "../intake/run.py").control_status
 
 FIXTURES = os.path.join(HERE, "../../Tests/BosunTests/Fixtures/webhooks/github")
 SECRET = b"bench-secret"
@@ -179,7 +187,8 @@ def main():
         created = None
         for _ in range(2000):
             row = db.execute("""SELECT j.created_at_ms FROM jobs j JOIN tasks t ON t.id = j.task_id
-                                WHERE t.issue = ? AND j.state = 'queued'""", (str(number),)).fetchone()
+                                WHERE t.project = 'demo' AND t.issue = ? AND t.active = 1
+                                  AND j.state = 'queued'""", (str(number),)).fetchone()
             if row:
                 created = row[0]
                 break
