@@ -31,13 +31,16 @@ extension ProcessLevel {
             ) { bosun in
                 let port = try await bosun.port()
                 let auth = [("Authorization", "Bearer t0ken-for-tests")]
-                func call(_ method: String, _ path: String, _ body: String = "", headers: [(String, String)]? = nil)
+                func call(
+                    _ method: String, _ path: String, _ body: String = "", headers: [(String, String)]? = nil
+                )
                     async throws -> HTTPTestClient.Reply
                 {
                     let sent = headers ?? auth
                     return try await onThread {
                         try HTTPTestClient(port: port).send(
-                            method, path, headers: sent + [("Content-Type", "application/json")], body: Array(body.utf8))
+                            method, path, headers: sent + [("Content-Type", "application/json")], body: Array(body.utf8)
+                        )
                     }
                 }
                 #expect(try await call("GET", "/api/v1/tasks", headers: []).status == 401)
@@ -46,7 +49,8 @@ extension ProcessLevel {
                 #expect(wrong.body.contains("\"error\""))
                 #expect(try await call("GET", "/healthz", headers: []).status == 200)
 
-                let created = try await call("POST", "/api/v1/tasks", #"{"project":"demo","title":"From the API","body":"Do it."}"#)
+                let created = try await call(
+                    "POST", "/api/v1/tasks", #"{"project":"demo","title":"From the API","body":"Do it."}"#)
                 #expect(created.status == 202, "\(created.body)")
                 let object = try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: String]
                 let taskID = try #require(object?["task"].flatMap { Int64($0) }, "\(created.body)")
@@ -54,7 +58,9 @@ extension ProcessLevel {
                 #expect(try await call("POST", "/api/v1/tasks", #"{"project":"nope","title":"x"}"#).status == 404)
                 #expect(try await call("POST", "/api/v1/tasks", #"{"project":"demo""#).status == 400)
                 #expect(try await call("POST", "/api/v1/tasks", #"{"project":"demo"}"#).status == 400)
-                #expect(try await call("POST", "/api/v1/tasks", #"{"project":"demo","title":"x","stage":"nowhere"}"#).status == 400)
+                #expect(
+                    try await call("POST", "/api/v1/tasks", #"{"project":"demo","title":"x","stage":"nowhere"}"#).status
+                        == 400)
                 #expect(try await call("POST", "/api/v1/tasks", #"{"project":"forge"}"#).status == 400)
                 #expect(try await call("POST", "/api/v1/tasks", #"{"project":"forge","issue":"../1"}"#).status == 400)
                 let huge = "{\"project\":\"demo\",\"title\":\"" + String(repeating: "x", count: 2 << 20) + "\"}"
@@ -90,11 +96,14 @@ extension ProcessLevel {
 
                 let state = try await call("GET", "/api/v1/state")
                 #expect(state.status == 200)
-                for key in ["\"processes\"", "\"breaker\"", "\"jobs\"", "\"inbox\"", "\"running_runs\"", "\"preflight\""] {
+                for key in [
+                    "\"processes\"", "\"breaker\"", "\"jobs\"", "\"inbox\"", "\"running_runs\"", "\"preflight\"",
+                ] {
                     #expect(state.body.contains(key), "\(key) in \(state.body)")
                 }
 
-                let approve = try await call("POST", "/api/v1/tasks/\(taskID)/comments", #"{"body":":approved:","author":"alice"}"#)
+                let approve = try await call(
+                    "POST", "/api/v1/tasks/\(taskID)/comments", #"{"body":":approved:","author":"alice"}"#)
                 #expect(approve.status == 202)
                 try await eventually(timeout: .seconds(30), "the task past analysis") {
                     try database.read { try $0.task(id: taskID) }?.state == "architecture"

@@ -401,7 +401,8 @@ final class TaskEngine: Sendable {
                     throw error
                 } catch {
                     logger.error(
-                        "job outcome could not be applied; skipped", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                        "job outcome could not be applied; skipped",
+                        metadata: ["job": "\(job.id)", "error": "\(error)"])
                     try transaction.markOutcomeApplied(jobID: job.id, atMs: now)
                 }
                 result.processed += 1

@@ -184,13 +184,15 @@ final class JobRunner: Sendable {
             return
         }
         // Preflight first: an agent that cannot answer costs no git work and no tokens; the job waits, unspent.
-        if job.kind == "agent", let agentName = spec.agent, let agent = config.agents.first(where: { $0.name == agentName }),
+        if job.kind == "agent", let agentName = spec.agent,
+            let agent = config.agents.first(where: { $0.name == agentName }),
             let problem = await preflight(agent, config: config)
         {
             _ = try? database.write { transaction in
                 try transaction.releaseJob(lease, availableAtMs: clock() + 30_000, reason: problem)
             }
-            logger.warning("preflight failed; job left queued", metadata: metadata.merging(["reason": "\(problem)"]) { $1 })
+            logger.warning(
+                "preflight failed; job left queued", metadata: metadata.merging(["reason": "\(problem)"]) { $1 })
             return
         }
         do {
