@@ -95,6 +95,19 @@ public struct Decision: Sendable, Equatable {
     public init(progress: TaskProgress) {
         self.progress = progress
     }
+
+    /// One input can pass through several states (created → analysis); only the last label change matters.
+    func keepingLastLabel() -> Decision {
+        guard let last = effects.lastIndex(where: { if case .setLabel = $0 { true } else { false } }) else {
+            return self
+        }
+        var copy = self
+        copy.effects = effects.enumerated().filter { index, effect in
+            if case .setLabel = effect { return index == last }
+            return true
+        }.map(\.element)
+        return copy
+    }
 }
 
 /// What the gates may look at in the task's worktree. The gatekeeper reads files; it never runs them.
@@ -121,7 +134,7 @@ public struct WorkflowEngine: Sendable {
         if let state = workflow.state(workflow.initial), state.kind == .queue, state.transitions["start"] != nil {
             fire("start", reason: reason, feedback: nil, into: &decision)
         }
-        return decision
+        return decision.keepingLastLabel()
     }
 
     /// Applies `input` to a task.
@@ -209,7 +222,7 @@ public struct WorkflowEngine: Sendable {
             decision.effects.append(.cancelJobs)
             enter(target, from: progress.state, event: "moved", reason: "moved by label", into: &decision)
         }
-        return decision
+        return decision.keepingLastLabel()
     }
 
     private func ignore(_ decision: inout Decision, _ reason: String) -> Decision {

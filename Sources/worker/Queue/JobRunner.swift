@@ -355,7 +355,13 @@ final class JobRunner: Sendable {
         case .running:
             return
         }
-        let (name, reason) = Self.describe(classification)
+        var (name, reason) = Self.describe(classification)
+        if active.job.kind == "gate" && record.state == "exited" {
+            // A gate command's exit code is its verdict; agent-output classification does not apply.
+            let passed = record.exitCode == 0 && !record.timedOut
+            name = passed ? "success" : record.timedOut ? "timeout" : "failed"
+            reason = passed ? "the command passed" : record.timedOut ? "the command timed out" : "the command failed"
+        }
         record.classification = name
         record.reason = reason
         if case .transient(let retryAt, _) = classification { record.retryAtMs = retryAt }
@@ -375,7 +381,10 @@ final class JobRunner: Sendable {
             let passed = record.exitCode == 0 && !record.timedOut && record.state == "exited"
             let why =
                 passed
-                ? "the command passed" : record.timedOut ? "the command timed out" : "the command failed (\(reason))"
+                ? "the command passed"
+                : record.timedOut
+                    ? "the command timed out"
+                    : "the command failed (exit \(record.exitCode.map(String.init) ?? "by a signal"))"
             await complete(
                 active.job, lease: active.lease,
                 outcome: JobOutcome(
