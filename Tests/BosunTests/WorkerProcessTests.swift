@@ -139,5 +139,26 @@ extension ProcessLevel {
                 #expect(try ids.allSatisfy { id in try database.read { try $0.task(id: id) }?.state == "analysis" })
             }
         }
+
+        @Test("a failing preflight leaves the job queued, spends nothing, and says why")
+        func preflight() async throws {
+            let scratch = TemporaryDirectory("bosun-origin")
+            let origin = try await makeOrigin(in: scratch)
+            let config = workerConfig(origin: origin).replacingOccurrences(
+                of: #"probe: [/bin/sh, -c, "exit 0"]"#, with: #"probe: [/bin/sh, -c, "echo broken; exit 4"]"#)
+            try await withBosun(extraConfig: config, environment: ["BOSUN_TEST_MODE": "sleep-1"]) { bosun in
+                let id = try #require(try await createTasks(bosun, count: 1).first)
+                let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                try await eventually(timeout: .seconds(30), "the preflight verdict") {
+                    try database.operatorFlag("preflight.fake")?.contains("failed") == true
+                }
+                let reason = try #require(try database.operatorFlag("preflight.fake"))
+                #expect(reason.contains("agent fake: the probe /bin/sh -c echo broken; exit 4 failed (exit 4)"))
+                let jobs = try database.read { try $0.jobs(taskID: id) }
+                #expect(jobs.count == 1)
+                #expect(jobs.allSatisfy { $0.state == "queued" && $0.failures == 0 && $0.transientFailures == 0 })
+                #expect(try database.read { try $0.runs(taskID: id) }.isEmpty)
+            }
+        }
     }
 }
