@@ -1,3 +1,4 @@
+import CBosunPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -135,9 +136,12 @@ public enum CommandRunner {
         }
         close(stdoutPipe.write)
         close(stderrPipe.write)
+        // Readable when the child exits: waiting on it replaces polling for the exit once the pipes are closed.
+        let exitDescriptor = bosun_pidfd_open(pid)
         defer {
             close(stdoutPipe.read)
             close(stderrPipe.read)
+            if exitDescriptor >= 0 { close(exitDescriptor) }
         }
 
         var stdout = BoundedBuffer(limit: invocation.outputLimit)
@@ -180,7 +184,14 @@ public enum CommandRunner {
             if open.isEmpty {
                 // Both streams closed: the child is exiting (or closed them and lives on until the deadline).
                 status = try waitFor(pid, blocking: false)
-                if status == nil { usleep(2_000) }
+                if status == nil {
+                    if exitDescriptor >= 0 {
+                        var exit = pollfd(fd: exitDescriptor, events: Int16(POLLIN), revents: 0)
+                        _ = poll(&exit, 1, min(50, milliseconds(until: deadline)))
+                    } else {
+                        usleep(2_000)
+                    }
+                }
             } else {
                 pump(waitMilliseconds: min(50, milliseconds(until: deadline)))
                 status = try waitFor(pid, blocking: false)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -54,6 +55,11 @@ final class WorktreeManager: Sendable {
     let layout: WorktreeLayout
     let git: Git
     private let locks = ProjectLocks()
+    /// Repositories already checked in this process (bare, the right origin URL), with their last fetch. A fetch
+    /// younger than `fetchFreshness` is not repeated: a burst of jobs on one project fetches once.
+    private let checked = Mutex<[String: (url: String, fetchedAt: ContinuousClock.Instant)]>([:])
+    /// How stale origin's branches may be when a worktree is prepared.
+    let fetchFreshness: Duration = .seconds(2)
 
     /// Creates the directories under `stateDirectory` it needs.
     init(stateDirectory: String, git: Git) throws(WorktreeError) {
@@ -76,8 +82,18 @@ final class WorktreeManager: Sendable {
         try await locks.withLock(project.name) { () throws(WorktreeError) in try await ensureCloneLocked(project) }
     }
 
-    private func ensureCloneLocked(_ project: GitProject) async throws(WorktreeError) -> String {
+    /// `fresh`: fetch whatever the last fetch's age (a merge must see origin as it is now).
+    private func ensureCloneLocked(_ project: GitProject, fresh: Bool = false) async throws(WorktreeError) -> String {
         let repository = layout.repository(project)
+        if let known = checked.withLock({ $0[project.name] }), known.url == project.url,
+            FileManager.default.fileExists(atPath: repository)
+        {
+            if fresh || ContinuousClock.now - known.fetchedAt >= fetchFreshness {
+                try await fetch(repository)
+                checked.withLock { $0[project.name] = (project.url, ContinuousClock.now) }
+            }
+            return repository
+        }
         try await git.check(["check-ref-format", "--branch", project.defaultBranch], at: .anywhere)
         if FileManager.default.fileExists(atPath: repository) {
             let bare = try? await git.check(["rev-parse", "--is-bare-repository"], at: .repository(repository))
@@ -104,9 +120,11 @@ final class WorktreeManager: Sendable {
                 try? FileManager.default.removeItem(atPath: partial)
                 throw error
             }
+            checked.withLock { $0[project.name] = (project.url, ContinuousClock.now) }
             return repository
         }
         try await fetch(repository)
+        checked.withLock { $0[project.name] = (project.url, ContinuousClock.now) }
         return repository
     }
 
@@ -203,7 +221,7 @@ final class WorktreeManager: Sendable {
         -> MergeOutcome
     {
         try await locks.withLock(project.name) { () throws(WorktreeError) in
-            let repository = try await ensureCloneLocked(project)
+            let repository = try await ensureCloneLocked(project, fresh: true)
             try await git.check(["check-ref-format", "--branch", target], at: .anywhere)
             guard target.first != "-" else { throw WorktreeError(.missingBranch, "\(target) is not a branch name") }
             let targetRef = "refs/remotes/origin/\(target)"
