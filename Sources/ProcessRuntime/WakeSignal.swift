@@ -1,8 +1,9 @@
 import Synchronization
 
-/// Wake-up calls between a process's loops: `wake` makes the next (or current) `wait` return at once; several
-/// wakes before a wait count as one. Waits also end after their timeout (the safety poll) and once `finish` was
-/// called. Two channels, so that one process can run two loops (the gatekeeper's processing and its outbox).
+/// Wake-up calls between a process's loops: `wake` makes the current waits on its channel return at once, and the
+/// next one too (a loop may wake once more than needed, never less); several wakes before a wait count as one. Waits also end after their timeout (the
+/// safety poll) and once `finish` was called. Two channels, so that one process can run two loops (the gatekeeper's
+/// processing and its outbox); any number of tasks may wait on a channel.
 public final class WakeSignal: Sendable {
     public enum Channel: Int, Sendable {
         case main
@@ -10,13 +11,13 @@ public final class WakeSignal: Sendable {
     }
 
     private struct Waiter {
-        var id: UInt64
+        var channel: Int
         var continuation: CheckedContinuation<Void, Never>
     }
 
     private struct State {
         var pending: Set<Int> = []
-        var waiters: [Int: Waiter] = [:]
+        var waiters: [UInt64: Waiter] = [:]
         var nextID: UInt64 = 0
         var finished = false
     }
@@ -29,12 +30,13 @@ public final class WakeSignal: Sendable {
     public var isFinished: Bool { state.withLock { $0.finished } }
 
     public func wake(_ channel: Channel = .main) {
-        let waiter = state.withLock { state -> Waiter? in
-            if let waiter = state.waiters.removeValue(forKey: channel.rawValue) { return waiter }
+        let woken = state.withLock { state -> [Waiter] in
+            let ids = state.waiters.filter { $0.value.channel == channel.rawValue }.map(\.key)
+            // Kept for a waiter that is about to wait, too: at worst one loop wakes once more than needed.
             state.pending.insert(channel.rawValue)
-            return nil
+            return ids.compactMap { state.waiters.removeValue(forKey: $0) }
         }
-        waiter?.continuation.resume()
+        for waiter in woken { waiter.continuation.resume() }
     }
 
     /// `wake(.outbox)`.
@@ -53,7 +55,7 @@ public final class WakeSignal: Sendable {
     /// `wait(upTo:channel: .outbox)`.
     public func waitOutbox(upTo timeout: Duration) async { await wait(upTo: timeout, channel: .outbox) }
 
-    /// Returns when woken, after `timeout`, or when finished. One waiter per channel.
+    /// Returns when woken, after `timeout`, or when finished.
     public func wait(upTo timeout: Duration, channel: Channel = .main) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForWake(channel) }
@@ -74,17 +76,13 @@ public final class WakeSignal: Sendable {
                     if state.finished || state.pending.remove(channel.rawValue) != nil || Task.isCancelled {
                         return true
                     }
-                    state.waiters[channel.rawValue] = Waiter(id: id, continuation: continuation)
+                    state.waiters[id] = Waiter(channel: channel.rawValue, continuation: continuation)
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> Waiter? in
-                guard let waiter = state.waiters[channel.rawValue], waiter.id == id else { return nil }
-                state.waiters.removeValue(forKey: channel.rawValue)
-                return waiter
-            }
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.continuation.resume()
         }
     }

@@ -216,6 +216,14 @@ extension Transaction {
         }
     }
 
+    /// Finished tasks last changed before `beforeMs`, oldest first.
+    public func finishedTasks(before beforeMs: Int64, limit: Int) throws(StoreError) -> [TaskRecord] {
+        try query(
+            "SELECT * FROM tasks WHERE active = 0 AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?",
+            .integer(beforeMs), .integer(limit)
+        ).map { row throws(StoreError) in try TaskRecord(row: row) }
+    }
+
     /// Counts of tasks by state (active and finished).
     public func taskCountsByState() throws(StoreError) -> [String: Int] {
         var counts: [String: Int] = [:]

@@ -118,6 +118,7 @@ struct WorkerService: Service {
                 // Ends when the watcher shuts down, after the drain: runs that end while draining still count.
                 group.addTask { await self.completions() }
                 group.addTask { await self.heartbeats(until: stopped) }
+                group.addTask { await self.housekeeping(until: stopped) }
                 await self.claims()
                 await self.drain()
                 stopped.finish()
@@ -154,6 +155,24 @@ struct WorkerService: Service {
         while !stopped.isFinished {
             await stopped.wait(upTo: interval)
             runner.heartbeat()
+        }
+    }
+
+    /// Retention, at start and then hourly.
+    private func housekeeping(until stopped: WakeSignal) async {
+        while !stopped.isFinished {
+            let sweep = await Retention.sweep(
+                database: runner.database, worktrees: runner.worktrees, config: runner.config(), now: Date(),
+                logger: logger)
+            if sweep != Retention.Sweep() {
+                logger.info(
+                    "retention sweep",
+                    metadata: [
+                        "removed": "\(sweep.removed)", "quarantined": "\(sweep.quarantined)",
+                        "failed": "\(sweep.failed)", "files": "\(sweep.files)",
+                    ])
+            }
+            await stopped.wait(upTo: .seconds(3600))
         }
     }
 
