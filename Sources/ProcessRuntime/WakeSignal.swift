@@ -26,6 +26,9 @@ public final class WakeSignal: Sendable {
 
     public init() {}
 
+    /// How many waits are parked now (for tests that must not wake before everyone waits).
+    var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// True once `finish` was called.
     public var isFinished: Bool { state.withLock { $0.finished } }
 

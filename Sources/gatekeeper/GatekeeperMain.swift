@@ -76,7 +76,7 @@ struct GatekeeperService: Service {
 
     private func processLoop() async {
         var wakeWorker = false
-        while !wakes.isFinished {
+        while !wakes.isFinished && !Task.isCancelled {
             do {
                 while true {
                     let inbox = try engine.processInbox()
@@ -96,7 +96,7 @@ struct GatekeeperService: Service {
     }
 
     private func outboxLoop() async {
-        while !wakes.isFinished {
+        while !wakes.isFinished && !Task.isCancelled {
             var wait = pollInterval
             do {
                 _ = try await OutboundTransport.onBlockingThread { try sender.sendDue() }

@@ -130,7 +130,7 @@ struct WorkerService: Service {
     }
 
     private func claims() async {
-        while !wakes.isFinished {
+        while !wakes.isFinished && !Task.isCancelled {
             _ = await runner.claimAvailable()
             let next = (try? runner.database.read { try $0.nextAvailableAtMs() }) ?? nil
             var wait = pollInterval
@@ -152,7 +152,7 @@ struct WorkerService: Service {
 
     private func heartbeats(until stopped: WakeSignal) async {
         let interval = Duration.seconds(runner.config().worker.heartbeatSeconds)
-        while !stopped.isFinished {
+        while !stopped.isFinished && !Task.isCancelled {
             await stopped.wait(upTo: interval)
             runner.heartbeat()
         }
@@ -160,7 +160,7 @@ struct WorkerService: Service {
 
     /// Retention, at start and then hourly.
     private func housekeeping(until stopped: WakeSignal) async {
-        while !stopped.isFinished {
+        while !stopped.isFinished && !Task.isCancelled {
             let sweep = await Retention.sweep(
                 database: runner.database, worktrees: runner.worktrees, config: runner.config(), now: Date(),
                 logger: logger)
@@ -186,7 +186,7 @@ struct WorkerService: Service {
             return
         }
         let deadline = ContinuousClock.now + .seconds(seconds)
-        while runner.inFlight > 0 && ContinuousClock.now < deadline {
+        while runner.inFlight > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(200))
         }
     }

@@ -1,5 +1,6 @@
-import ProcessRuntime
 import Testing
+
+@testable import ProcessRuntime
 
 @Suite("WakeSignal")
 struct WakeSignalTests {
@@ -10,7 +11,7 @@ struct WakeSignalTests {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<3 { group.addTask { await signal.wait(upTo: .seconds(60)) } }
             group.addTask { await signal.wait(upTo: .seconds(60), channel: .outbox) }
-            try? await Task.sleep(for: .milliseconds(100))
+            while signal.waiting < 4 { try? await Task.sleep(for: .milliseconds(5)) }
             signal.finish()
         }
         #expect(ContinuousClock.now - started < .seconds(30))
@@ -33,10 +34,10 @@ struct WakeSignalTests {
             }
             group.addTask {
                 let begin = ContinuousClock.now
-                await signal.wait(upTo: .milliseconds(500), channel: .outbox)
-                return ContinuousClock.now - begin >= .milliseconds(450)
+                await signal.wait(upTo: .seconds(2), channel: .outbox)
+                return ContinuousClock.now - begin >= .milliseconds(1900)
             }
-            try? await Task.sleep(for: .milliseconds(100))
+            while signal.waiting < 3 { try? await Task.sleep(for: .milliseconds(5)) }
             signal.wake()
             for await fine in group { #expect(fine) }
         }
