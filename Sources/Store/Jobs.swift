@@ -150,13 +150,6 @@ extension Transaction {
         }
     }
 
-    /// Whether the task has a job queued or running.
-    public func hasLiveJob(taskID: Int64) throws(StoreError) -> Bool {
-        try queryFirst(
-            "SELECT 1 AS live FROM jobs WHERE task_id = ? AND state IN ('queued', 'running') LIMIT 1", .integer(taskID))
-            != nil
-    }
-
     /// Finished jobs whose outcome the gatekeeper has not applied yet, in finishing order.
     public func unappliedOutcomes(limit: Int) throws(StoreError) -> [JobRecord] {
         try query(

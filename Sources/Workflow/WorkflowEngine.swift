@@ -169,9 +169,7 @@ public struct WorkflowEngine: Sendable {
                 return ignore(&decision, "gate \(index) of \(progress.state) was not running")
             }
             if passed {
-                decision.progress.waitingOn = nil
-                decision.progress.gateIndex += 1
-                evaluateGates(into: &decision, artifacts: artifacts)
+                passGate(into: &decision, artifacts: artifacts)
             } else {
                 fire(
                     "failed", reason: "the command gate failed", feedback: "The test command failed:\n\(detail)",
@@ -180,9 +178,7 @@ public struct WorkflowEngine: Sendable {
         case .approval(let approved, let reason):
             guard waiting == "approval" else { return ignore(&decision, "nothing waits for an approval") }
             if approved {
-                decision.progress.waitingOn = nil
-                decision.progress.gateIndex += 1
-                evaluateGates(into: &decision, artifacts: artifacts)
+                passGate(into: &decision, artifacts: artifacts)
             } else {
                 fire(
                     "rejected", reason: "rejected: \(reason)", feedback: "A human rejected this stage: \(reason)",
@@ -196,18 +192,14 @@ public struct WorkflowEngine: Sendable {
         case .checks(let passed, let detail):
             guard waiting == "ci" else { return ignore(&decision, "nothing waits for CI") }
             if passed {
-                decision.progress.waitingOn = nil
-                decision.progress.gateIndex += 1
-                evaluateGates(into: &decision, artifacts: artifacts)
+                passGate(into: &decision, artifacts: artifacts)
             } else {
                 fire("failed", reason: "CI failed: \(detail)", feedback: detail, into: &decision)
             }
         case .pullRequestReview(let approved, let text):
             guard waiting == "pr_review" else { return ignore(&decision, "nothing waits for a PR review") }
             if approved {
-                decision.progress.waitingOn = nil
-                decision.progress.gateIndex += 1
-                evaluateGates(into: &decision, artifacts: artifacts)
+                passGate(into: &decision, artifacts: artifacts)
             } else {
                 fire(
                     "changes_requested", reason: "the PR review requested changes", feedback: text, into: &decision)
@@ -228,6 +220,13 @@ public struct WorkflowEngine: Sendable {
     private func ignore(_ decision: inout Decision, _ reason: String) -> Decision {
         decision.ignored = reason
         return decision
+    }
+
+    /// The gate being waited for passed: go on with the next one.
+    private func passGate(into decision: inout Decision, artifacts: (any WorktreeArtifacts)?) {
+        decision.progress.waitingOn = nil
+        decision.progress.gateIndex += 1
+        evaluateGates(into: &decision, artifacts: artifacts)
     }
 
     /// Checks the current state's gates from `gateIndex` on; stops at the first that must wait, fails, or asks for

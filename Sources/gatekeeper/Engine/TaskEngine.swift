@@ -286,23 +286,13 @@ final class TaskEngine: Sendable {
         for effect in decision.effects {
             switch effect {
             case .enqueueAgent(let state, let role, let visit):
-                let spec = agentSpec(
-                    task: task, state: state, role: role, visit: visit, project: project, config: config)
-                let job = NewJob(
-                    taskID: task.id, project: project.name, kind: "agent", role: role, stage: state,
-                    spec: try JSONColumn.encode(spec), priority: workflow.state(state)?.priority ?? 0,
-                    availableAtMs: now, uniqueKey: "task:\(task.id):\(state):\(visit):agent")
+                let job = try agentJob(
+                    task: task, state: state, role: role, visit: visit, project: project, config: config, now: now)
                 if try transaction.enqueueJob(job, nowMs: now) != nil { result.jobsEnqueued += 1 }
             case .enqueueGate(let state, let index, let argv, let timeout, let visit):
-                let command = argv == Workflow.projectTestCommand ? (project.testCommand ?? []) : argv
-                let spec = JobSpec(
-                    kind: "gate", project: project.name, branch: task.branch,
-                    baseBranch: project.repository.defaultBranch, command: command, timeoutSeconds: timeout,
-                    gateIndex: index, visit: visit)
-                let job = NewJob(
-                    taskID: task.id, project: project.name, kind: "gate", role: "gate", stage: state,
-                    spec: try JSONColumn.encode(spec), priority: (workflow.state(state)?.priority ?? 0) + 1,
-                    availableAtMs: now, uniqueKey: "task:\(task.id):\(state):\(visit):gate:\(index)")
+                let job = try gateJob(
+                    task: task, state: state, index: index, argv: argv, timeout: timeout, visit: visit,
+                    project: project, now: now)
                 if try transaction.enqueueJob(job, nowMs: now) != nil { result.jobsEnqueued += 1 }
             case .setLabel(let label, let remove):
                 let color = workflow.state(withLabel: label)?.color
@@ -351,6 +341,33 @@ final class TaskEngine: Sendable {
             }
         }
         try transaction.updateTask(task)
+    }
+
+    /// The job that runs `role`'s agent for a visit of `state`; `keySuffix` makes a reconciled job's key new.
+    private func agentJob(
+        task: TaskRecord, state: String, role: String, visit: Int, project: ProjectConfig, config: BosunConfig,
+        now: Int64, keySuffix: String = ""
+    ) throws -> NewJob {
+        let spec = agentSpec(task: task, state: state, role: role, visit: visit, project: project, config: config)
+        return NewJob(
+            taskID: task.id, project: project.name, kind: "agent", role: role, stage: state,
+            spec: try JSONColumn.encode(spec), priority: project.resolvedWorkflow.state(state)?.priority ?? 0,
+            availableAtMs: now, uniqueKey: "task:\(task.id):\(state):\(visit):agent\(keySuffix)")
+    }
+
+    /// The job that runs command gate `index` of `state` (the project's test command when the gate says so).
+    private func gateJob(
+        task: TaskRecord, state: String, index: Int, argv: [String], timeout: Int, visit: Int,
+        project: ProjectConfig, now: Int64, keySuffix: String = ""
+    ) throws -> NewJob {
+        let command = argv == Workflow.projectTestCommand ? (project.testCommand ?? []) : argv
+        let spec = JobSpec(
+            kind: "gate", project: project.name, branch: task.branch, baseBranch: project.repository.defaultBranch,
+            command: command, timeoutSeconds: timeout, gateIndex: index, visit: visit)
+        return NewJob(
+            taskID: task.id, project: project.name, kind: "gate", role: "gate", stage: state,
+            spec: try JSONColumn.encode(spec), priority: (project.resolvedWorkflow.state(state)?.priority ?? 0) + 1,
+            availableAtMs: now, uniqueKey: "task:\(task.id):\(state):\(visit):gate:\(index)\(keySuffix)")
     }
 
     private func agentSpec(
@@ -474,36 +491,25 @@ final class TaskEngine: Sendable {
             for task in try transaction.tasks(activeOnly: true, limit: 100_000) {
                 guard task.waitingOn == "agent" || task.waitingOn == "gate",
                     let project = config.project(named: task.project),
-                    try !transaction.hasLiveJob(taskID: task.id),
-                    try transaction.jobs(taskID: task.id).allSatisfy({
-                        $0.outcomeAppliedAtMs != nil || $0.state == "cancelled"
-                    })
+                    let state = project.resolvedWorkflow.state(task.state)
                 else { continue }
-                let workflow = project.resolvedWorkflow
-                guard let state = workflow.state(task.state) else { continue }
+                let jobs = try transaction.jobs(taskID: task.id)
+                // Nothing queued or running (those have no applied outcome), and no finished outcome still to apply.
+                guard jobs.allSatisfy({ $0.outcomeAppliedAtMs != nil || $0.state == "cancelled" }) else { continue }
                 let visit = progress(of: task).visits(task.state)
                 let now = clock()
-                let attempt = try transaction.jobs(taskID: task.id).count
+                let suffix = ":r\(jobs.count)"
                 let job: NewJob
                 if task.waitingOn == "agent", let role = state.role {
-                    let spec = agentSpec(
-                        task: task, state: state.name, role: role, visit: visit, project: project, config: config)
-                    job = NewJob(
-                        taskID: task.id, project: project.name, kind: "agent", role: role, stage: state.name,
-                        spec: try JSONColumn.encode(spec), priority: state.priority, availableAtMs: now,
-                        uniqueKey: "task:\(task.id):\(state.name):\(visit):agent:r\(attempt)")
+                    job = try agentJob(
+                        task: task, state: state.name, role: role, visit: visit, project: project, config: config,
+                        now: now, keySuffix: suffix)
                 } else if task.gateIndex < state.gates.count,
                     case .command(let argv, let timeout) = state.gates[task.gateIndex]
                 {
-                    let command = argv == Workflow.projectTestCommand ? (project.testCommand ?? []) : argv
-                    let spec = JobSpec(
-                        kind: "gate", project: project.name, branch: task.branch,
-                        baseBranch: project.repository.defaultBranch, command: command, timeoutSeconds: timeout,
-                        gateIndex: task.gateIndex, visit: visit)
-                    job = NewJob(
-                        taskID: task.id, project: project.name, kind: "gate", role: "gate", stage: state.name,
-                        spec: try JSONColumn.encode(spec), priority: state.priority + 1, availableAtMs: now,
-                        uniqueKey: "task:\(task.id):\(state.name):\(visit):gate:\(task.gateIndex):r\(attempt)")
+                    job = try gateJob(
+                        task: task, state: state.name, index: task.gateIndex, argv: argv, timeout: timeout,
+                        visit: visit, project: project, now: now, keySuffix: suffix)
                 } else {
                     continue
                 }
