@@ -16,12 +16,33 @@ public enum DeliveryNormalizer {
     public static func normalize(
         source: String, event: String, headers: [String: String], body: [UInt8]
     ) throws(NormalizationError) -> TrackerEvent? {
+        try normalize(source: source, event: event, header: { headers[$0] }, body: body)
+    }
+
+    /// Normalizes one delivery as the inbox stores it: `headersJSON` is the JSON object of its lowercased headers,
+    /// parsed only for the forges that read a header besides the event's.
+    public static func normalize(
+        source: String, event: String, headersJSON: String, body: [UInt8]
+    ) throws(NormalizationError) -> TrackerEvent? {
+        try normalize(
+            source: source, event: event,
+            header: { name in
+                guard case .object(let fields)? = try? JSONParser.parse(Array(headersJSON.utf8)),
+                    case .string(let value)? = fields[name]
+                else { return nil }
+                return value
+            }, body: body)
+    }
+
+    private static func normalize(
+        source: String, event: String, header: (String) -> String?, body: [UInt8]
+    ) throws(NormalizationError) -> TrackerEvent? {
         do throws(NormalizationError) {
             switch source.lowercased() {
             case "github":
                 return try GitHubNormalizer.normalize(event: event, body: body)
             case "gitea", "forgejo":
-                let eventType = headers["x-gitea-event-type"] ?? headers["x-forgejo-event-type"]
+                let eventType = header("x-gitea-event-type") ?? header("x-forgejo-event-type")
                 return try GiteaNormalizer.normalize(event: event, eventType: eventType, body: body)
             case "gitlab":
                 return try GitLabNormalizer.normalize(event: event, body: body)

@@ -1,6 +1,7 @@
 /// A strict RFC 8259 parser from bytes to `JSONValue`. The normalizer reads every webhook body once; Foundation's
 /// `JSONDecoder` building a dynamic tree through `Codable` cost most of the gatekeeper's time, this costs a small
-/// fraction. Nesting is bounded by `JSONValue.maximumDepth` (checked before parsing, and again here).
+/// fraction. Nesting is bounded by `JSONValue.maximumDepth`, checked as the parser descends, so recursion stays far
+/// from the stack's end whatever a sender nests.
 struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
@@ -10,6 +11,8 @@ struct JSONParser {
     struct Failure: Error, CustomStringConvertible {
         var message: String
         var offset: Int
+        /// The text nests deeper than `JSONValue.maximumDepth`.
+        var tooDeep = false
         var description: String { "\(message) at byte \(offset)" }
     }
 
@@ -63,14 +66,16 @@ struct JSONParser {
 
     private mutating func enter() throws(Failure) {
         depth += 1
-        if depth > JSONValue.maximumDepth { throw failure("nested deeper than \(JSONValue.maximumDepth) levels") }
+        if depth > JSONValue.maximumDepth {
+            throw Failure(message: "nested deeper than \(JSONValue.maximumDepth) levels", offset: index, tooDeep: true)
+        }
     }
 
     private mutating func object() throws(Failure) -> JSONValue {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var fields: [String: JSONValue] = [:]
+        var fields = JSONFields()
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -84,7 +89,7 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
-            fields[key] = try value()
+            fields.append(key, try value())
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") {

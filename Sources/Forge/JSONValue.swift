@@ -8,18 +8,19 @@ enum JSONValue: Sendable, Equatable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONFields)
 
-    /// Arrays and objects nested deeper than this are refused before decoding. Forge payloads stay under 12 levels;
-    /// the bound keeps recursive decoding far from the stack's end whatever a sender nests.
+    /// Arrays and objects nested deeper than this are refused while parsing. Forge payloads stay under 12 levels;
+    /// the bound keeps recursive parsing far from the stack's end whatever a sender nests.
     static let maximumDepth = 64
 
     /// Parses `bytes` as one JSON object.
     static func parseObject(_ bytes: [UInt8]) throws(NormalizationError) -> JSONObject {
-        try checkDepth(bytes)
         let value: JSONValue
         do {
             value = try JSONParser.parse(bytes)
+        } catch  where error.tooDeep {
+            throw NormalizationError(.tooDeep, "the body nests deeper than \(maximumDepth) levels", cause: error)
         } catch {
             throw NormalizationError(.malformedJSON, "the body is not valid JSON: \(error)", cause: error)
         }
@@ -27,35 +28,6 @@ enum JSONValue: Sendable, Equatable {
             throw NormalizationError(.notAnObject, "the body is JSON \(value.typeName), not an object")
         }
         return JSONObject(fields, path: "")
-    }
-
-    /// Counts bracket nesting outside strings; a cheap scan that needs no recursion.
-    private static func checkDepth(_ bytes: [UInt8]) throws(NormalizationError) {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > maximumDepth {
-                    throw NormalizationError(.tooDeep, "the body nests deeper than \(maximumDepth) levels")
-                }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
     }
 
     /// "a string", "an object", … for error messages.
@@ -71,14 +43,42 @@ enum JSONValue: Sendable, Equatable {
     }
 }
 
+/// An object's members in document order. A webhook body is parsed once and read a few fields at a time, so a
+/// list searched from the end (the last of duplicate keys wins, as in most parsers) costs far less than building a
+/// hash table for each of its hundreds of objects.
+struct JSONFields: Sendable, Equatable {
+    private var members: [(key: String, value: JSONValue)] = []
+
+    init() {}
+
+    init(_ dictionary: [String: JSONValue]) {
+        members = dictionary.map { ($0.key, $0.value) }
+    }
+
+    mutating func append(_ key: String, _ value: JSONValue) {
+        members.append((key, value))
+    }
+
+    subscript(key: String) -> JSONValue? {
+        members.last { $0.key == key }?.value
+    }
+
+    var isEmpty: Bool { members.isEmpty }
+
+    /// Equal when they map the same keys to equal values, whatever the order.
+    static func == (lhs: JSONFields, rhs: JSONFields) -> Bool {
+        Dictionary(lhs.members, uniquingKeysWith: { $1 }) == Dictionary(rhs.members, uniquingKeysWith: { $1 })
+    }
+}
+
 /// A JSON object with typed, path-aware field access: a wrong or missing field becomes a `NormalizationError`
 /// that names it (`pull_request.head.ref: missing`). Null counts as absent.
 struct JSONObject: Sendable {
-    let fields: [String: JSONValue]
+    let fields: JSONFields
     /// Where this object sits in the document, dot-separated; empty for the root.
     let path: String
 
-    init(_ fields: [String: JSONValue], path: String) {
+    init(_ fields: JSONFields, path: String) {
         self.fields = fields
         self.path = path
     }

@@ -161,5 +161,19 @@ public enum BosunSchema {
                 );
                 CREATE INDEX outbox_due ON outbox (next_try_at_ms, id) WHERE state = 'pending';
                 """),
+        Migration(
+            version: 4, name: "delivery bodies apart",
+            sql: """
+                CREATE TABLE delivery_bodies (
+                    id INTEGER PRIMARY KEY REFERENCES deliveries (id),
+                    headers TEXT NOT NULL,
+                    body BLOB NOT NULL
+                );
+                INSERT INTO delivery_bodies (id, headers, body) SELECT id, headers, body FROM deliveries;
+                ALTER TABLE deliveries DROP COLUMN headers;
+                ALTER TABLE deliveries DROP COLUMN body;
+                DROP INDEX deliveries_unprocessed;
+                CREATE INDEX deliveries_unprocessed ON deliveries (id) WHERE processed_at_ms IS NULL;
+                """),
     ]
 }

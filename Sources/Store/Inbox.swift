@@ -73,15 +73,18 @@ extension Transaction {
         }
         let inserted = try execute(
             """
-            INSERT INTO deliveries (source, project, event, delivery_id, dedupe_key, body_sha256, headers, body,
-                                    received_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO deliveries (source, project, event, delivery_id, dedupe_key, body_sha256, received_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
             """,
             .text(delivery.source), .text(delivery.project), .text(delivery.event), .text(delivery.deliveryID),
-            .text(delivery.dedupeKey), .text(delivery.bodySHA256), .text(delivery.headers), .blob(delivery.body),
-            .integer(delivery.receivedAtMs))
-        return inserted == 0 ? .duplicate : .stored(id: lastInsertRowID)
+            .text(delivery.dedupeKey), .text(delivery.bodySHA256), .integer(delivery.receivedAtMs))
+        guard inserted == 1 else { return .duplicate }
+        let id = lastInsertRowID
+        try execute(
+            "INSERT INTO delivery_bodies (id, headers, body) VALUES (?, ?, ?)", .integer(id),
+            .text(delivery.headers), .blob(delivery.body))
+        return .stored(id: id)
     }
 }
 
@@ -118,8 +121,9 @@ extension Transaction {
     public func unprocessedDeliveries(limit: Int) throws(StoreError) -> [StoredDelivery] {
         try query(
             """
-            SELECT id, source, project, event, delivery_id, headers, body, received_at_ms FROM deliveries
-            WHERE processed_at_ms IS NULL ORDER BY id LIMIT ?
+            SELECT d.id, d.source, d.project, d.event, d.delivery_id, b.headers, b.body, d.received_at_ms
+            FROM deliveries d JOIN delivery_bodies b ON b.id = d.id
+            WHERE d.processed_at_ms IS NULL ORDER BY d.id LIMIT ?
             """, .integer(limit)
         ).map { row throws(StoreError) in
             StoredDelivery(

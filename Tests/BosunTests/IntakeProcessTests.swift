@@ -33,7 +33,12 @@ extension ProcessLevel {
         /// Rows in the inbox, read with a separate connection.
         static func rows(_ bosun: BosunInstance, _ filter: String = "1 = 1") throws -> [Row] {
             let database = try Database(path: bosun.directory.file("state/bosun.db"))
-            return try database.read { try $0.query("SELECT * FROM deliveries WHERE \(filter) ORDER BY id") }
+            return try database.read {
+                try $0.query(
+                    """
+                    SELECT * FROM deliveries JOIN delivery_bodies USING (id) WHERE \(filter) ORDER BY id
+                    """)
+            }
         }
 
         /// Another process takes the database's write lock and holds it for `seconds`; returns once it holds it.

@@ -55,6 +55,39 @@ struct StoreTests {
         #expect(tables.contains("schema_migrations"))
     }
 
+    @Test("migration 4 moves stored bodies apart without losing a byte, and the inbox reads them back")
+    func deliveryBodiesMigration() throws {
+        let database = try Database(path: path)
+        try database.migrate(Array(BosunSchema.migrations.prefix(3)))
+        let body: [UInt8] = Array("{\"action\":\"opened\"}".utf8) + [0, 0xFF, 0x80]
+        try database.write { transaction in
+            for (index, processed) in [(1, Int64?.none), (2, 5), (3, nil)] {
+                try transaction.execute(
+                    """
+                    INSERT INTO deliveries (source, project, event, delivery_id, body_sha256, headers, body,
+                                            received_at_ms, processed_at_ms)
+                    VALUES ('github', 'demo', 'issues', ?, 'sha', '{"x-github-event":"issues"}', ?, ?, ?)
+                    """, .text("d-\(index)"), .blob(body + [UInt8(index)]), .integer(Int64(index)),
+                    processed.map { .integer($0) } ?? .null)
+            }
+        }
+        let report = try database.migrate()
+        #expect(report.from == 3)
+        let pending = try database.read { try $0.unprocessedDeliveries(limit: 10) }
+        #expect(pending.map(\.deliveryID) == ["d-1", "d-3"])
+        #expect(pending.map(\.body) == [body + [1], body + [3]])
+        #expect(pending.allSatisfy { $0.headers == #"{"x-github-event":"issues"}"# })
+        let plan = try database.read { transaction in
+            try transaction.query(
+                """
+                EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE processed_at_ms IS NULL ORDER BY id LIMIT 1
+                """
+            ).compactMap { try $0.string("detail") }
+        }
+        #expect(
+            plan.contains { $0.contains("deliveries_unprocessed") }, "the gatekeeper's scan uses the index: \(plan)")
+    }
+
     @Test("a failing migration changes nothing; a newer schema is refused; versions must be sequential")
     func migrationFailures() throws {
         let database = try Database(path: path)

@@ -34,6 +34,7 @@ def _load(name, path):
 
 
 control_status = _load("intake_bench", "../intake/run.py").control_status
+insert_deliveries = _load("inbox", "../inbox.py").insert_deliveries
 
 FIXTURES = os.path.join(HERE, "../../Tests/BosunTests/Fixtures/webhooks/github")
 SECRET = b"bench-secret"
@@ -112,8 +113,7 @@ def fill_inbox(db_path, count):
         raw = json.dumps(body).encode()
         rows.append(("github", "demo", event, f"bench-{i}", hashlib.sha256(raw).hexdigest(),
                      json.dumps({"x-github-event": event}), raw, int(time.time() * 1000)))
-    db.executemany("""INSERT INTO deliveries (source, project, event, delivery_id, body_sha256, headers, body,
-                      received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+    insert_deliveries(db, rows)
     db.commit()
     db.close()
     return issues

@@ -32,6 +32,7 @@ def _load(name, path):
 
 _gatekeeper = _load("gatekeeper_bench", "../gatekeeper/run.py")
 start, stop = _gatekeeper.start, _gatekeeper.stop
+insert_deliveries = _load("inbox", "../inbox.py").insert_deliveries
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -76,8 +77,7 @@ def request_tasks(db_path, count, prefix):
     for i in range(count):
         body = json.dumps({"title": f"{prefix} {i}", "body": "bench", "author": "bench"}).encode()
         rows.append(("api", "bench", "task.create", f"{prefix}-{i}-{now}", f"{prefix}-{i}-{now}", "{}", body, now))
-    db.executemany("""INSERT INTO deliveries (source, project, event, delivery_id, body_sha256, headers, body,
-                      received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+    insert_deliveries(db, rows)
     db.commit()
     db.close()
 

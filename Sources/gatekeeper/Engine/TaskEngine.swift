@@ -77,11 +77,10 @@ final class TaskEngine: Sendable {
             try applyAPI(delivery, project: project, config: config, transaction, &result)
             return
         }
-        let headers = (try? JSONColumn.decode(delivery.headers, as: [String: String].self)) ?? [:]
         let event: TrackerEvent?
         do {
             event = try DeliveryNormalizer.normalize(
-                source: delivery.source, event: delivery.event, headers: headers, body: delivery.body)
+                source: delivery.source, event: delivery.event, headersJSON: delivery.headers, body: delivery.body)
         } catch {
             metadata["error"] = "\(error)"
             logger.warning("delivery could not be read; skipped", metadata: metadata)
