@@ -29,8 +29,12 @@ private struct GitFixture {
     }
 
     /// A new manager over the same state directory: what a restarted worker sees.
-    func restartedManager() throws -> WorktreeManager {
-        try WorktreeManager(stateDirectory: directory.file("state"), git: Git(timeout: .seconds(30)))
+    func restartedManager(
+        fetchFreshness: Duration = .seconds(2), fetchMaximumAge: Duration = .seconds(60)
+    ) throws -> WorktreeManager {
+        try WorktreeManager(
+            stateDirectory: directory.file("state"), git: Git(timeout: .seconds(30)), fetchFreshness: fetchFreshness,
+            fetchMaximumAge: fetchMaximumAge)
     }
 
     /// A commit on origin's `main` made from a separate clone, as a human would push it.
@@ -289,6 +293,45 @@ struct WorktreeTests {
             for try await prepared in group { paths.insert(prepared.path) }
             #expect(paths.count == 4)
         }
+    }
+
+    @Test("origin's new commits reach new worktrees: by a background fetch when recent, before preparing when old")
+    func fetchFreshness() async throws {
+        let fixture = try await GitFixture()
+        // Every fetch counts as stale for refreshing, none is too old to use: prepares never wait for the network.
+        let background = try fixture.restartedManager(fetchFreshness: .zero, fetchMaximumAge: .seconds(3600))
+        _ = try await background.prepareWorktree(fixture.project, branch: try BranchName(issue: "20", title: "a"))
+        try await fixture.pushToOriginMain(file: "news.txt", content: "news\n")
+        let stale = try await background.prepareWorktree(
+            fixture.project, branch: try BranchName(issue: "21", title: "b"))
+        #expect(!FileManager.default.fileExists(atPath: stale.path + "/news.txt"), "started from the last fetch")
+        var attempt = 22
+        try await eventually("a background fetch brings origin's commit to the next worktree") {
+            attempt += 1
+            let next = try await background.prepareWorktree(
+                fixture.project, branch: try BranchName(issue: "\(attempt)", title: "c"))
+            return FileManager.default.fileExists(atPath: next.path + "/news.txt")
+        }
+
+        // A fetch older than the maximum age is redone before the worktree is made.
+        let synchronous = try fixture.restartedManager(fetchFreshness: .zero, fetchMaximumAge: .zero)
+        _ = try await synchronous.prepareWorktree(fixture.project, branch: try BranchName(issue: "40", title: "d"))
+        try await fixture.pushToOriginMain(file: "later.txt", content: "later\n")
+        let fresh = try await synchronous.prepareWorktree(
+            fixture.project, branch: try BranchName(issue: "41", title: "e"))
+        #expect(FileManager.default.fileExists(atPath: fresh.path + "/later.txt"))
+    }
+
+    @Test("a worktree directory deleted by hand is made again (git's stale registration is pruned)")
+    func deletedWorktreeIsRecreated() async throws {
+        let fixture = try await GitFixture()
+        let branch = try BranchName(issue: "5", title: "Deleted")
+        let first = try await fixture.manager.prepareWorktree(fixture.project, branch: branch)
+        try FileManager.default.removeItem(atPath: first.path)
+        let again = try await fixture.manager.prepareWorktree(fixture.project, branch: branch)
+        #expect(!again.reused)
+        #expect(again.path == first.path)
+        #expect(try String(contentsOfFile: again.path + "/README.md", encoding: .utf8) == "hello\n")
     }
 
     @Test("a branch pushed before starts its new worktree from origin's copy")

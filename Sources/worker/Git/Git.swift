@@ -131,6 +131,21 @@ struct Git: Sendable {
         return output.standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The commits that `refs` (full names such as `refs/heads/main`) name in `repository`, in one git process;
+    /// refs that do not exist are absent from the result.
+    func resolve(refs: [String], in repository: String) async throws(WorktreeError) -> [String: String] {
+        let listing = try await check(
+            ["for-each-ref", "--format=%(objectname) %(refname)"] + refs, at: .repository(repository))
+        var found: [String: String] = [:]
+        for line in listing.split(separator: "\n") {
+            guard let space = line.firstIndex(of: " ") else { continue }
+            let name = String(line[line.index(after: space)...])
+            // for-each-ref also lists refs below a pattern (refs/heads/a matches refs/heads/a/b): keep exact names.
+            if refs.contains(name) { found[name] = String(line[..<space]) }
+        }
+        return found
+    }
+
     /// True if `ancestor` is reachable from `descendant`.
     func isAncestor(
         _ ancestor: String, of descendant: String, in repository: String

@@ -55,14 +55,28 @@ final class WorktreeManager: Sendable {
     let layout: WorktreeLayout
     let git: Git
     private let locks = ProjectLocks()
-    /// Repositories already checked in this process (bare, the right origin URL), with their last fetch. A fetch
-    /// younger than `fetchFreshness` is not repeated: a burst of jobs on one project fetches once.
-    private let checked = Mutex<[String: (url: String, fetchedAt: ContinuousClock.Instant)]>([:])
-    /// How stale origin's branches may be when a worktree is prepared.
-    let fetchFreshness: Duration = .seconds(2)
+    /// Repositories already checked in this process (bare, the right origin URL), with their last fetch and
+    /// whether a background refresh is queued.
+    private let checked = Mutex<[String: FetchState]>([:])
+    /// Origin's branches older than this are refreshed in the background after a worktree is prepared, so the next
+    /// task starts from a fetch at most this old plus one fetch's time — without waiting for the network itself.
+    let fetchFreshness: Duration
+    /// Origin's branches older than this are fetched before a worktree is prepared (a worker that was idle).
+    let fetchMaximumAge: Duration
+
+    private struct FetchState {
+        var url: String
+        var fetchedAt: ContinuousClock.Instant
+        var refreshQueued = false
+    }
 
     /// Creates the directories under `stateDirectory` it needs.
-    init(stateDirectory: String, git: Git) throws(WorktreeError) {
+    init(
+        stateDirectory: String, git: Git, fetchFreshness: Duration = .seconds(2),
+        fetchMaximumAge: Duration = .seconds(60)
+    ) throws(WorktreeError) {
+        self.fetchFreshness = fetchFreshness
+        self.fetchMaximumAge = fetchMaximumAge
         for directory in ["", "/repos", "/worktrees"] {
             try Self.makeDirectory(stateDirectory + directory)
         }
@@ -82,15 +96,19 @@ final class WorktreeManager: Sendable {
         try await locks.withLock(project.name) { () throws(WorktreeError) in try await ensureCloneLocked(project) }
     }
 
-    /// `fresh`: fetch whatever the last fetch's age (a merge must see origin as it is now).
+    /// `fresh`: fetch whatever the last fetch's age (a merge must see origin as it is now). Otherwise a fetch younger
+    /// than `fetchMaximumAge` is used as it is, and one older than `fetchFreshness` is refreshed in the background.
     private func ensureCloneLocked(_ project: GitProject, fresh: Bool = false) async throws(WorktreeError) -> String {
         let repository = layout.repository(project)
         if let known = checked.withLock({ $0[project.name] }), known.url == project.url,
             FileManager.default.fileExists(atPath: repository)
         {
-            if fresh || ContinuousClock.now - known.fetchedAt >= fetchFreshness {
+            let age = ContinuousClock.now - known.fetchedAt
+            if fresh || age >= fetchMaximumAge {
                 try await fetch(repository)
-                checked.withLock { $0[project.name] = (project.url, ContinuousClock.now) }
+                checked.withLock { $0[project.name]?.fetchedAt = ContinuousClock.now }
+            } else if age >= fetchFreshness {
+                refreshInBackground(project)
             }
             return repository
         }
@@ -120,12 +138,33 @@ final class WorktreeManager: Sendable {
                 try? FileManager.default.removeItem(atPath: partial)
                 throw error
             }
-            checked.withLock { $0[project.name] = (project.url, ContinuousClock.now) }
+            checked.withLock { $0[project.name] = FetchState(url: project.url, fetchedAt: ContinuousClock.now) }
             return repository
         }
         try await fetch(repository)
-        checked.withLock { $0[project.name] = (project.url, ContinuousClock.now) }
+        checked.withLock { $0[project.name] = FetchState(url: project.url, fetchedAt: ContinuousClock.now) }
         return repository
+    }
+
+    /// Queues one fetch of `project` that runs once the current holder of its lock is done (so it never races
+    /// another git command on the repository). A failure is left for the next synchronous fetch to report.
+    private func refreshInBackground(_ project: GitProject) {
+        let queue = checked.withLock { state in
+            guard state[project.name]?.refreshQueued == false else { return false }
+            state[project.name]?.refreshQueued = true
+            return true
+        }
+        guard queue else { return }
+        Task {
+            try? await locks.withLock(project.name) { () throws(WorktreeError) in
+                let repository = layout.repository(project)
+                let fetched = (try? await fetch(repository)) != nil
+                checked.withLock { state in
+                    state[project.name]?.refreshQueued = false
+                    if fetched { state[project.name]?.fetchedAt = ContinuousClock.now }
+                }
+            }
+        }
     }
 
     private func fetch(_ repository: String) async throws(WorktreeError) {
@@ -154,10 +193,11 @@ final class WorktreeManager: Sendable {
                 _ = try await quarantineLocked(path, project, branch, repository: repository, now: now)
             }
             try Self.makeDirectory(layout.projectWorktrees(project))
-            try await git.check(["worktree", "prune"], at: .repository(repository))
 
-            let local = try await git.resolve(branch.localRef, in: repository)
-            let remote = try await git.resolve(branch.remoteRef, in: repository)
+            let start = "refs/remotes/origin/\(project.defaultBranch)"
+            let heads = try await git.resolve(refs: [branch.localRef, branch.remoteRef, start], in: repository)
+            let local = heads[branch.localRef]
+            let remote = heads[branch.remoteRef]
             var arguments = ["worktree", "add", "--quiet"]
             if let local {
                 if let remote, local != remote, try await git.isAncestor(local, of: remote, in: repository) {
@@ -168,14 +208,19 @@ final class WorktreeManager: Sendable {
             } else if remote != nil {
                 arguments += ["--no-track", "-b", branch.name, path, branch.remoteRef]
             } else {
-                let start = "refs/remotes/origin/\(project.defaultBranch)"
-                guard try await git.resolve(start, in: repository) != nil else {
+                guard heads[start] != nil else {
                     throw WorktreeError(
                         .missingBranch, "origin \(project.url) has no branch \(project.defaultBranch) to start from")
                 }
                 arguments += ["--no-track", "-b", branch.name, path, start]
             }
-            try await git.check(arguments, at: .repository(repository))
+            let added = try await git.run(arguments, at: .repository(repository))
+            if !added.status.isSuccess {
+                // A worktree directory deleted by hand stays registered (and its branch checked out) until pruned.
+                // Pruning is needed that rarely, so it is done only when an add fails, then the add is retried once.
+                try await git.check(["worktree", "prune"], at: .repository(repository))
+                try await git.check(arguments, at: .repository(repository))
+            }
             return PreparedWorktree(path: path, branch: branch, reused: false)
         }
     }
@@ -333,17 +378,36 @@ final class WorktreeManager: Sendable {
     ) async throws(WorktreeError)
         -> Bool
     {
-        guard FileManager.default.fileExists(atPath: path + "/.git") else { return false }
-        let locations = try await git.run(
-            ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"], at: .worktree(path))
-        guard locations.status.isSuccess else { return false }
-        let lines = locations.standardOutputText.split(separator: "\n").map(String.init)
-        guard lines.count == 2, Self.samePath(lines[0], path), Self.samePath(lines[1], repository) else {
-            return false
-        }
-        let head = try await git.run(["symbolic-ref", "--quiet", "HEAD"], at: .worktree(path))
-        return head.status.isSuccess
-            && head.standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines) == branch.localRef
+        // Read from git's own files rather than asked of two git processes: `path/.git` names the worktree's
+        // administrative directory under the repository, which points back at `path/.git` and holds its HEAD.
+        guard let link = Self.contents(of: path + "/.git"), link.hasPrefix("gitdir: ") else { return false }
+        let administrative = Self.absolute(String(link.dropFirst("gitdir: ".count)), from: path)
+        guard Self.samePath(Self.parentDirectory(of: administrative), repository + "/worktrees"),
+            let back = Self.contents(of: administrative + "/gitdir"),
+            Self.samePath(Self.absolute(back, from: administrative), path + "/.git"),
+            let head = Self.contents(of: administrative + "/HEAD")
+        else { return false }
+        return head == "ref: " + branch.localRef
+    }
+
+    /// A small file's text without its final newline, or nil if it cannot be read.
+    private static func contents(of path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path), data.count < 4096 else { return nil }
+        var text = String(decoding: data, as: UTF8.self)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+
+    /// `path` as git wrote it (absolute, or relative to `directory` with `worktree.useRelativePaths`).
+    private static func absolute(_ path: String, from directory: String) -> String {
+        path.hasPrefix("/") ? path : directory + "/" + path
+    }
+
+    private static func parentDirectory(of path: String) -> String {
+        var trimmed = path
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
     }
 
     private func hasUncommittedChanges(_ path: String) async throws(WorktreeError) -> Bool {

@@ -221,19 +221,19 @@ final class JobRunner: Sendable {
             let logRoot = config.stateDirectory + "/logs/runs"
             try FileManager.default.createDirectory(atPath: runDirectoryRoot, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: logRoot, withIntermediateDirectories: true)
+            // The run's directory and log are named by its id: one transaction inserts it and records them.
             let runID = try database.write { transaction in
-                try transaction.insertRun(
+                let id = try transaction.insertRun(
                     RunRecord(
                         jobID: job.id, attempt: job.attempt, worker: owner, runDirectory: "", logPath: "",
                         startedAtMs: clock()))
+                try transaction.execute(
+                    "UPDATE runs SET run_dir = ?, log_path = ? WHERE id = ?", .text("\(runDirectoryRoot)/\(id)"),
+                    .text("\(logRoot)/\(id).log"), .integer(id))
+                return id
             }
             let runDirectory = "\(runDirectoryRoot)/\(runID)"
             let logPath = "\(logRoot)/\(runID).log"
-            _ = try database.write { transaction in
-                try transaction.execute(
-                    "UPDATE runs SET run_dir = ?, log_path = ? WHERE id = ?", .text(runDirectory), .text(logPath),
-                    .integer(runID))
-            }
             metadata["run"] = "\(runID)"
             if job.kind == "gate" {
                 argv = spec.command ?? []
