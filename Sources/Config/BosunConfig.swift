@@ -162,6 +162,9 @@ public struct WorkerConfig: Sendable, Equatable {
     public var drainSeconds = 0
     /// Finished tasks' worktrees and run logs older than this are removed.
     public var retentionDays = 14
+    /// Worktrees kept checked out ahead of need per project, so a new task's starts without a checkout (0: none).
+    /// Read at the worker's start.
+    public var readyWorktrees = 2
 }
 
 /// Job retries.

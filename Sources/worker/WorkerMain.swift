@@ -26,7 +26,9 @@ enum WorkerMain {
             let runner = JobRunner(
                 database: database, config: { config.current }, logger: context.logger, owner: owner,
                 launcher: RunLauncher(), watcher: try RunWatcher(),
-                worktrees: try WorktreeManager(stateDirectory: config.current.stateDirectory, git: try Git()),
+                worktrees: try WorktreeManager(
+                    stateDirectory: config.current.stateDirectory, git: try Git(),
+                    poolSize: config.current.worker.readyWorktrees),
                 control: control,
                 notify: { notice in
                     switch notice {

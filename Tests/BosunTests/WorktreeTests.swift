@@ -322,6 +322,49 @@ struct WorktreeTests {
         #expect(FileManager.default.fileExists(atPath: fresh.path + "/later.txt"))
     }
 
+    @Test("new tasks take ready worktrees from the pool; a pool behind origin is not used and is replaced")
+    func readyWorktrees() async throws {
+        let fixture = try await GitFixture()
+        let manager = try fixture.restartedManager(fetchFreshness: .seconds(3600), fetchMaximumAge: .zero)
+        let pool = fixture.manager.layout.stateDirectory + "/worktrees/.pool/demo"
+        func ready() -> Set<String> { Set((try? FileManager.default.contentsOfDirectory(atPath: pool)) ?? []) }
+
+        _ = try await manager.prepareWorktree(fixture.project, branch: try BranchName(issue: "50", title: "first"))
+        try await eventually("the pool fills") { ready().count == 2 }
+        let before = ready()
+        let taken = try await manager.prepareWorktree(
+            fixture.project, branch: try BranchName(issue: "51", title: "from the pool"))
+        // The worktree's git record keeps the name it was made under: one of the ready ones.
+        let link = try String(contentsOfFile: taken.path + "/.git", encoding: .utf8)
+        #expect(before.contains { link.hasSuffix("/worktrees/\($0)\n") }, "\(link) from \(before)")
+        #expect(!taken.reused)
+        #expect(try String(contentsOfFile: taken.path + "/README.md", encoding: .utf8) == "hello\n")
+        try "work\n".write(toFile: taken.path + "/work.txt", atomically: true, encoding: .utf8)
+        let pushed = try await manager.commitAndPush(
+            fixture.project, branch: try BranchName(issue: "51", title: "from the pool"), message: "work")
+        #expect(pushed.committed && pushed.pushed)
+        #expect(try await fixture.originFile("bosun/51-from-the-pool", "work.txt") == "work\n")
+        try await eventually("the pool is refilled") { ready().count == 2 && ready() != before }
+
+        // Origin moves: the next prepare fetches first, and a ready worktree at the old commit is not used.
+        try await fixture.pushToOriginMain(file: "moved.txt", content: "moved\n")
+        let stale = ready()
+        let fresh = try await manager.prepareWorktree(
+            fixture.project, branch: try BranchName(issue: "52", title: "after the move"))
+        #expect(FileManager.default.fileExists(atPath: fresh.path + "/moved.txt"))
+        try await eventually("stale ready worktrees are replaced") {
+            ready().count == 2 && ready().isDisjoint(with: stale)
+        }
+
+        // A new process clears what an earlier one left ready, then fills its own pool.
+        let leftovers = ready()
+        let restarted = try fixture.restartedManager()
+        _ = try await restarted.prepareWorktree(fixture.project, branch: try BranchName(issue: "53", title: "again"))
+        try await eventually("the new process has its own pool") {
+            ready().count == 2 && ready().isDisjoint(with: leftovers)
+        }
+    }
+
     @Test("a worktree directory deleted by hand is made again (git's stale registration is pruned)")
     func deletedWorktreeIsRecreated() async throws {
         let fixture = try await GitFixture()

@@ -71,6 +71,8 @@ struct WorktreeLayout: Sendable {
     var worktrees: String { stateDirectory + "/worktrees" }
     var quarantine: String { worktrees + "/.quarantine" }
     var merges: String { worktrees + "/.merge" }
+    /// Detached worktrees made ahead of need, per project (`WorktreeManager`'s pool).
+    func pool(_ project: GitProject) -> String { worktrees + "/.pool/\(project.name)" }
 
     func repository(_ project: GitProject) -> String { repositories + "/\(project.name).git" }
 

@@ -64,6 +64,18 @@ final class WorktreeManager: Sendable {
     /// Origin's branches older than this are fetched before a worktree is prepared (a worker that was idle).
     let fetchMaximumAge: Duration
 
+    /// Worktrees kept ready per project (0: none). See `takePooled`.
+    let poolSize: Int
+    private let pool = Mutex<[String: PoolState]>([:])
+
+    /// A project's ready worktrees: detached at origin's default branch as of `commit`, made after the last fetch.
+    private struct PoolState {
+        var entries: [(path: String, commit: String)] = []
+        var refillQueued = false
+        /// Leftovers of an earlier worker process were cleared.
+        var cleared = false
+    }
+
     private struct FetchState {
         var url: String
         var fetchedAt: ContinuousClock.Instant
@@ -73,8 +85,9 @@ final class WorktreeManager: Sendable {
     /// Creates the directories under `stateDirectory` it needs.
     init(
         stateDirectory: String, git: Git, fetchFreshness: Duration = .seconds(2),
-        fetchMaximumAge: Duration = .seconds(60)
+        fetchMaximumAge: Duration = .seconds(60), poolSize: Int = 2
     ) throws(WorktreeError) {
+        self.poolSize = max(0, poolSize)
         self.fetchFreshness = fetchFreshness
         self.fetchMaximumAge = fetchMaximumAge
         for directory in ["", "/repos", "/worktrees"] {
@@ -164,6 +177,66 @@ final class WorktreeManager: Sendable {
                     if fetched { state[project.name]?.fetchedAt = ContinuousClock.now }
                 }
             }
+            // Origin's default branch may have moved: ready worktrees at the old commit are replaced.
+            refillPool(project)
+        }
+    }
+
+    // MARK: The pool of ready worktrees
+
+    /// A new task's worktree made the usual way costs `git worktree add`, which runs `branch`, `symbolic-ref` and
+    /// `reset --hard` as three more git processes and checks out every file. A ready worktree — detached at origin's
+    /// default branch, made in the background — turns that into `checkout -b` and `worktree move`: two processes
+    /// and no file written. Used only when its commit is where the new branch must start.
+    private func takePooled(_ project: GitProject, commit: String) -> String? {
+        pool.withLock { state in
+            guard let index = state[project.name]?.entries.firstIndex(where: { $0.commit == commit }) else {
+                return nil
+            }
+            return state[project.name]?.entries.remove(at: index).path
+        }
+    }
+
+    /// Queues one pass (after the current holder of the project's lock) that drops ready worktrees not at origin's
+    /// default branch and makes new ones up to `poolSize`. Failures only leave the pool smaller.
+    private func refillPool(_ project: GitProject) {
+        guard poolSize > 0 else { return }
+        let queue = pool.withLock { state in
+            guard state[project.name]?.refillQueued != true else { return false }
+            state[project.name, default: PoolState()].refillQueued = true
+            return true
+        }
+        guard queue else { return }
+        Task {
+            try? await locks.withLock(project.name) { () throws(WorktreeError) in
+                defer { pool.withLock { $0[project.name]?.refillQueued = false } }
+                let repository = layout.repository(project)
+                let directory = layout.pool(project)
+                if pool.withLock({ $0[project.name]?.cleared }) != true {
+                    // Ready worktrees of an earlier process hold nothing: remove them and git's records of them.
+                    try? FileManager.default.removeItem(atPath: directory)
+                    try await git.check(["worktree", "prune"], at: .repository(repository))
+                    pool.withLock { $0[project.name]?.cleared = true }
+                }
+                let start = "refs/remotes/origin/\(project.defaultBranch)"
+                guard let commit = try await git.resolve(refs: [start], in: repository)[start] else { return }
+                let stale = pool.withLock { state in
+                    let old = state[project.name]?.entries.filter { $0.commit != commit } ?? []
+                    state[project.name]?.entries.removeAll { $0.commit != commit }
+                    return old
+                }
+                for entry in stale {
+                    _ = try? await git.run(["worktree", "remove", "--force", entry.path], at: .repository(repository))
+                }
+                try Self.makeDirectory(layout.worktrees + "/.pool")
+                try Self.makeDirectory(directory)
+                while (pool.withLock { $0[project.name]?.entries.count ?? 0 }) < poolSize {
+                    let path = directory + "/" + Self.randomSuffix()
+                    try await git.check(
+                        ["worktree", "add", "--quiet", "--detach", path, commit], at: .repository(repository))
+                    pool.withLock { $0[project.name]?.entries.append((path, commit)) }
+                }
+            }
         }
     }
 
@@ -208,11 +281,22 @@ final class WorktreeManager: Sendable {
             } else if remote != nil {
                 arguments += ["--no-track", "-b", branch.name, path, branch.remoteRef]
             } else {
-                guard heads[start] != nil else {
+                guard let startCommit = heads[start] else {
                     throw WorktreeError(
                         .missingBranch, "origin \(project.url) has no branch \(project.defaultBranch) to start from")
                 }
-                arguments += ["--no-track", "-b", branch.name, path, start]
+                defer { refillPool(project) }
+                if let ready = takePooled(project, commit: startCommit) {
+                    do throws(WorktreeError) {
+                        try await git.check(["checkout", "--quiet", "-b", branch.name], at: .worktree(ready))
+                        try await git.check(["worktree", "move", ready, path], at: .repository(repository))
+                        return PreparedWorktree(path: path, branch: branch, reused: false)
+                    } catch {
+                        // Made the usual way below; `-B` also takes back a branch the checkout may have created.
+                        _ = try? await git.run(["worktree", "remove", "--force", ready], at: .repository(repository))
+                    }
+                }
+                arguments += ["--no-track", "-B", branch.name, path, start]
             }
             let added = try await git.run(arguments, at: .repository(repository))
             if !added.status.isSuccess {
