@@ -161,5 +161,27 @@ public enum BosunSchema {
                 );
                 CREATE INDEX outbox_due ON outbox (next_try_at_ms, id) WHERE state = 'pending';
                 """),
+        // Version 4 belongs to a change made on another branch at the same time; this placeholder keeps the list
+        // without gaps on this branch and gives way to it when the branches are merged.
+        Migration(version: 4, name: "placeholder", sql: "SELECT 1;"),
+        Migration(
+            version: 5, name: "forge API stats",
+            sql: """
+                CREATE TABLE forge_api_stats (
+                    host TEXT NOT NULL,
+                    forge TEXT NOT NULL,
+                    calls_2xx INTEGER NOT NULL DEFAULT 0,
+                    calls_3xx INTEGER NOT NULL DEFAULT 0,
+                    calls_4xx INTEGER NOT NULL DEFAULT 0,
+                    calls_5xx INTEGER NOT NULL DEFAULT 0,
+                    calls_error INTEGER NOT NULL DEFAULT 0,
+                    rate_limit_remaining INTEGER,
+                    rate_limit_limit INTEGER,
+                    rate_limit_reset_at_ms INTEGER,
+                    rate_limit_seen_at_ms INTEGER,
+                    updated_at_ms INTEGER NOT NULL,
+                    PRIMARY KEY (host, forge)
+                );
+                """),
     ]
 }
