@@ -76,6 +76,26 @@ extension ProcessLevel {
                 // The process's own families are still there.
                 #expect(metrics.value("bosun_http_request_duration_seconds_count") ?? 0 > 0)
 
+                // A scrape storm is served from the cached figures: every scrape answers and parses.
+                let port = try await bosun.port()
+                let storm = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<8 {
+                        group.addTask {
+                            try await onThread {
+                                let client = HTTPTestClient(port: port)
+                                var good = 0
+                                for _ in 0..<25 {
+                                    let reply = try client.send("GET", "/metrics")
+                                    if reply.status == 200, (try? Exposition(parsing: reply.body)) != nil { good += 1 }
+                                }
+                                return good
+                            }
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                #expect(storm == 200)
+
                 // A crash of the gatekeeper is a restart, counted.
                 let gatekeeper = try #require(try await bosun.process("gatekeeper").pid)
                 kill(gatekeeper, SIGKILL)
