@@ -17,13 +17,18 @@ public final class ForgeClient: Sendable {
     public let target: ForgeTarget
     let http: HTTPClient
     let clock: @Sendable () -> Int64
+    let observer: ForgeCallObserver?
 
-    /// A client for one target. `clock` gives Unix milliseconds; tests pass a fixed one.
-    public init(target: ForgeTarget, http: HTTPClient, clock: @escaping @Sendable () -> Int64 = UnixClock.milliseconds)
-    {
+    /// A client for one target. `clock` gives Unix milliseconds; tests pass a fixed one. `observer` hears of every
+    /// request sent (for the forge API figures).
+    public init(
+        target: ForgeTarget, http: HTTPClient, clock: @escaping @Sendable () -> Int64 = UnixClock.milliseconds,
+        observer: ForgeCallObserver? = nil
+    ) {
         self.target = target
         self.http = http
         self.clock = clock
+        self.observer = observer
     }
 
     /// One attempt at `effect`. `idempotencyKey` identifies the effect across attempts (the outbox row's key);
@@ -119,10 +124,22 @@ extension ForgeClient {
         if json != nil { headers.append(("Content-Type", "application/json")) }
         let request = HTTPRequest(method: method, url: url, headers: headers, body: json?.encoded)
         do {
-            return try http.send(request)
+            let response = try http.send(request)
+            observe(status: response.status, headers: response.headers)
+            return response
         } catch {
+            observe(status: nil, headers: [:])
             throw AttemptHalt(result: ResponseClassifier.verdict(for: error).prefixed(label).attemptResult())
         }
+    }
+
+    private func observe(status: Int?, headers: [String: String]) {
+        guard let observer else { return }
+        let now = clock()
+        observer(
+            ForgeCall(
+                host: target.host, forge: target.kind, status: status,
+                rateLimit: RateLimitStatus.parse(headers: headers, nowMilliseconds: now), atMilliseconds: now))
     }
 
     /// Ends the attempt unless the response is 2xx, with the classifier's verdict (retry or failed).

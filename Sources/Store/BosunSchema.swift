@@ -175,5 +175,24 @@ public enum BosunSchema {
                 DROP INDEX deliveries_unprocessed;
                 CREATE INDEX deliveries_unprocessed ON deliveries (id) WHERE processed_at_ms IS NULL;
                 """),
+        Migration(
+            version: 5, name: "forge API stats",
+            sql: """
+                CREATE TABLE forge_api_stats (
+                    host TEXT NOT NULL,
+                    forge TEXT NOT NULL,
+                    calls_2xx INTEGER NOT NULL DEFAULT 0,
+                    calls_3xx INTEGER NOT NULL DEFAULT 0,
+                    calls_4xx INTEGER NOT NULL DEFAULT 0,
+                    calls_5xx INTEGER NOT NULL DEFAULT 0,
+                    calls_error INTEGER NOT NULL DEFAULT 0,
+                    rate_limit_remaining INTEGER,
+                    rate_limit_limit INTEGER,
+                    rate_limit_reset_at_ms INTEGER,
+                    rate_limit_seen_at_ms INTEGER,
+                    updated_at_ms INTEGER NOT NULL,
+                    PRIMARY KEY (host, forge)
+                );
+                """),
     ]
 }

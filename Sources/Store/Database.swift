@@ -112,6 +112,11 @@ public struct Transaction {
         try connection.query(sql, bindings)
     }
 
+    /// Runs a query with a bindings array and returns all its rows.
+    public func query(_ sql: String, bindings: [SQLValue]) throws(StoreError) -> [Row] {
+        try connection.query(sql, bindings)
+    }
+
     /// Runs a query and returns its first row, if any.
     public func queryFirst(_ sql: String, _ bindings: SQLValue...) throws(StoreError) -> Row? {
         try connection.query(sql, bindings).first

@@ -20,7 +20,7 @@ enum GatekeeperMain {
             // The sender has its own connection: its writes never wait behind the processing loop's in-process lock.
             let sender = OutboxSender(
                 database: try context.config.current.openDatabase(), config: { config.current }, logger: context.logger,
-                transport: OutboundTransport.attempt)
+                transport: OutboundTransport.attempt, forgeCalls: OutboundTransport.forgeCalls)
             return [
                 GatekeeperService(
                     link: context.link, engine: engine, sender: sender, wakes: wakes, logger: context.logger)

@@ -1,26 +1,64 @@
+import Dispatch
 import IPC
 import ProcessRuntime
 import Store
 import Synchronization
 
 /// The figures `/readyz` and `/metrics` report that cost a query or an IPC round trip, each a `RefreshedValue`: a
-/// flood of health checks cannot pin the store or the supervisor.
+/// flood of health checks or scrapes cannot pin the store or the supervisor.
 final class HealthCache: Sendable {
     private let depth: RefreshedValue<InboxDepth>
-    private let gatekeeperState: RefreshedValue<String>
+    private let status: RefreshedValue<StatusReport>
+    private let figures: RefreshedValue<StoreFigures>
 
     init(reader: Database, link: SupervisorLink) {
         depth = RefreshedValue { try? reader.inboxDepth() }
-        gatekeeperState = RefreshedValue {
-            try? await link.request(Status(), timeout: .seconds(2)).processes.first { $0.name == "gatekeeper" }?.state
-                .rawValue
+        status = RefreshedValue { try? await link.request(Status(), timeout: .seconds(2)) }
+        // Counting runs scans their table: off the concurrency pool, and at most every two seconds.
+        figures = RefreshedValue(interval: .seconds(2)) {
+            await Self.onBlockingThread { try? StoreFigures.read(from: reader, nowMs: Clock.nowMilliseconds) }
         }
     }
 
     func inboxDepth() async -> InboxDepth? { await depth.get() }
 
     /// The gatekeeper's state as the supervisor reports it.
-    func gatekeeper() async -> String? { await gatekeeperState.get() }
+    func gatekeeper() async -> String? {
+        await status.get()?.processes.first { $0.name == "gatekeeper" }?.state.rawValue
+    }
+
+    /// The supervisor's status: processes, restarts, the breaker. Nil while the supervisor does not answer.
+    func supervisorStatus() async -> StatusReport? { await status.get() }
+
+    /// The queue, runs, outbox and forge figures from the store. Nil while the store cannot be read.
+    func storeFigures() async -> StoreFigures? { await figures.get() }
+
+    private static func onBlockingThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+}
+
+/// What `/metrics` reads from the store, in one read transaction: one consistent snapshot.
+struct StoreFigures: Sendable {
+    /// Upper bounds of the run duration buckets, in seconds: gates take seconds, agents minutes.
+    static let runDurationBuckets: [Double] = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200]
+
+    var work: WorkFigures
+    var runs: RunFigures
+    var forge: [ForgeAPIStats]
+    /// When they were read, for ages and lags.
+    var readAtMs: Int64
+
+    static func read(from database: Database, nowMs: Int64) throws -> StoreFigures {
+        try database.read { transaction in
+            StoreFigures(
+                work: try transaction.workFigures(nowMs: nowMs),
+                runs: try transaction.runFigures(boundsMs: runDurationBuckets.map { Int64($0 * 1000) }),
+                forge: try transaction.forgeAPIStats(), readAtMs: nowMs)
+        }
+    }
 }
 
 /// A value fetched at most once per `interval` and by one caller at a time: a caller that finds it stale fetches it,

@@ -12,7 +12,8 @@ import Store
 struct IngressApp: Sendable {
     let config: CurrentConfig
     let inbox: InboxWriter
-    /// The inbox depth and the gatekeeper's state, fetched at most once a second whatever the scrape rate.
+    /// The inbox depth, the supervisor's status and the store's figures, fetched at most once a second or two
+    /// whatever the scrape rate.
     let health: HealthCache
     let bodies: BodyBudget
     let metrics: IngressMetrics
@@ -32,12 +33,7 @@ struct IngressApp: Sendable {
         }
         router.get("/metrics") { request, _ in
             try authorizeHealth(request)
-            let depth = await health.inboxDepth()
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(
-                status: .ok, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: metrics.render(inbox: depth, nowMs: Clock.nowMilliseconds))))
+            return await metricsResponse()
         }
         api?.register(on: router)
         router.post("/webhooks/{forge}/{project}") { request, context in

@@ -26,6 +26,8 @@ struct CircuitBreaker: Sendable, Equatable {
     private(set) var retryAt: Date?
     private(set) var trips = 0
     private(set) var reason: String?
+    /// Moves into each state since this value was made (the supervisor's start); never reset.
+    private(set) var transitions = BreakerTransitions()
 
     init(config: BreakerConfig) {
         self.config = config
@@ -57,6 +59,7 @@ struct CircuitBreaker: Sendable, Equatable {
     mutating func tick(at now: Date) -> Transition? {
         guard state == .open, let retryAt, now >= retryAt else { return nil }
         state = .halfOpen
+        transitions.halfOpened += 1
         return .halfOpened
     }
 
@@ -71,6 +74,7 @@ struct CircuitBreaker: Sendable, Equatable {
     private mutating func open(at now: Date, reason: String, retryAfter: Int?) -> Transition {
         let pause = max(pauseSeconds, retryAfter ?? 0)
         state = .open
+        transitions.opened += 1
         openedAt = now
         retryAt = now.addingTimeInterval(TimeInterval(pause))
         trips += 1
@@ -79,6 +83,7 @@ struct CircuitBreaker: Sendable, Equatable {
     }
 
     private mutating func close() -> Transition {
+        if state != .closed { transitions.closed += 1 }
         state = .closed
         consecutiveTransients = 0
         pauseSeconds = config.pauseSeconds
@@ -91,7 +96,8 @@ struct CircuitBreaker: Sendable, Equatable {
     var status: BreakerStatus {
         BreakerStatus(
             state: state, consecutiveTransients: consecutiveTransients, threshold: config.threshold,
-            pauseS: pauseSeconds, openedAt: openedAt, retryAt: retryAt, trips: trips, reason: reason)
+            pauseS: pauseSeconds, openedAt: openedAt, retryAt: retryAt, trips: trips, reason: reason,
+            transitions: transitions)
     }
 }
 

@@ -26,6 +26,12 @@ func workerConfig(origin: String, extra: String = "", moreProjects: String = "")
     """
 }
 
+/// Two rate-limited runs in a row open the breaker for ten minutes; the retry budget is spent on nothing else.
+let rateLimitedWorker = """
+    breaker: { threshold: 2, pause_s: 600, max_pause_s: 600 }
+    retry: { max_attempts: 1, transient_max_attempts: 5, backoff_base_s: 1, backoff_max_s: 1 }
+    """
+
 extension ProcessLevel {
     @Suite("Worker: runs that survive the worker, timeouts, rate limits")
     struct WorkerProcessTests {
@@ -111,12 +117,7 @@ extension ProcessLevel {
             let scratch = TemporaryDirectory("bosun-origin")
             let origin = try await makeOrigin(in: scratch)
             try await withBosun(
-                extraConfig: workerConfig(
-                    origin: origin,
-                    extra: """
-                        breaker: { threshold: 2, pause_s: 600, max_pause_s: 600 }
-                        retry: { max_attempts: 1, transient_max_attempts: 5, backoff_base_s: 1, backoff_max_s: 1 }
-                        """),
+                extraConfig: workerConfig(origin: origin, extra: rateLimitedWorker),
                 environment: ["BOSUN_TEST_MODE": "rate-limit"]
             ) { bosun in
                 let ids = try await createTasks(bosun, count: 2)

@@ -1,13 +1,26 @@
 import Foundation
 
 /// The circuit breaker's position.
-public enum BreakerState: String, Codable, Sendable {
+public enum BreakerState: String, Codable, Sendable, CaseIterable {
     /// Work is claimed normally.
     case closed
     /// Claims are paused until `retry_at`.
     case open
     /// One probe job may run; its outcome closes or reopens the breaker.
     case halfOpen = "half_open"
+}
+
+/// How often the breaker moved into each state since the supervisor started.
+public struct BreakerTransitions: Codable, Sendable, Equatable {
+    public var opened: Int
+    public var halfOpened: Int
+    public var closed: Int
+
+    public init(opened: Int = 0, halfOpened: Int = 0, closed: Int = 0) {
+        self.opened = opened
+        self.halfOpened = halfOpened
+        self.closed = closed
+    }
 }
 
 /// The breaker as `bosun status` and the worker see it. Absent values encode as `null`.
@@ -26,10 +39,12 @@ public struct BreakerStatus: Codable, Sendable, Equatable {
     public var trips: Int
     /// Why it last opened.
     public var reason: String?
+    /// Moves into each state since the supervisor started (counters for `/metrics`).
+    public var transitions: BreakerTransitions
 
     public init(
         state: BreakerState, consecutiveTransients: Int, threshold: Int, pauseS: Int, openedAt: Date?, retryAt: Date?,
-        trips: Int, reason: String?
+        trips: Int, reason: String?, transitions: BreakerTransitions = BreakerTransitions()
     ) {
         self.state = state
         self.consecutiveTransients = consecutiveTransients
@@ -39,10 +54,27 @@ public struct BreakerStatus: Codable, Sendable, Equatable {
         self.retryAt = retryAt
         self.trips = trips
         self.reason = reason
+        self.transitions = transitions
     }
 
     private enum CodingKeys: String, CodingKey {
-        case state, consecutiveTransients, threshold, pauseS, openedAt, retryAt, trips, reason
+        case state, consecutiveTransients, threshold, pauseS, openedAt, retryAt, trips, reason, transitions
+    }
+
+    /// `transitions` may be missing: a supervisor from before it existed still runs during a rolling upgrade of its
+    /// children.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        state = try container.decode(BreakerState.self, forKey: .state)
+        consecutiveTransients = try container.decode(Int.self, forKey: .consecutiveTransients)
+        threshold = try container.decode(Int.self, forKey: .threshold)
+        pauseS = try container.decode(Int.self, forKey: .pauseS)
+        openedAt = try container.decodeIfPresent(Date.self, forKey: .openedAt)
+        retryAt = try container.decodeIfPresent(Date.self, forKey: .retryAt)
+        trips = try container.decode(Int.self, forKey: .trips)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        transitions =
+            try container.decodeIfPresent(BreakerTransitions.self, forKey: .transitions) ?? BreakerTransitions()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -55,6 +87,7 @@ public struct BreakerStatus: Codable, Sendable, Equatable {
         try container.encode(retryAt, forKey: .retryAt)
         try container.encode(trips, forKey: .trips)
         try container.encode(reason, forKey: .reason)
+        try container.encode(transitions, forKey: .transitions)
     }
 }
 

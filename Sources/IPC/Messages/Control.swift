@@ -1,7 +1,7 @@
 import Foundation
 
 /// The states a supervised process moves through.
-public enum ProcessState: String, Codable, Sendable {
+public enum ProcessState: String, Codable, Sendable, CaseIterable {
     /// Spawned; waiting for its `ready`.
     case starting
     case ready

@@ -11,6 +11,8 @@ enum OutboundTransport {
     /// One breaker per forge host: a host that keeps failing is left alone for a cool-down instead of being hit by
     /// every pending effect.
     static let breakers = Mutex<[String: HostBreaker]>([:])
+    /// Every forge API call, counted per host until the sender stores the counts.
+    static let forgeCalls = ForgeAPITally()
 
     /// One attempt at `effect`.
     static func attempt(_ entry: OutboxEntry, _ effect: OutboxEffect, _ config: BosunConfig) -> OutboxSender.Attempt {
@@ -41,7 +43,9 @@ enum OutboundTransport {
             let wait = (breaker.openUntilMilliseconds ?? now + 30_000) - now
             return .retry(afterMilliseconds: max(1000, wait), reason: "\(host) failed repeatedly; paused")
         }
-        let result = perform(effect, project: project, client: ForgeClient(target: target, http: http), entry: entry)
+        let result = perform(
+            effect, project: project, client: ForgeClient(target: target, http: http, observer: forgeCalls.record),
+            entry: entry)
         breakers.withLock { breakers in
             var breaker = breakers[host] ?? HostBreaker()
             switch result {

@@ -25,16 +25,19 @@ final class OutboxSender: Sendable {
     let clock: @Sendable () -> Int64
     /// Attempts before an effect is given up as failed.
     let maxAttempts: Int
+    /// The forge API calls the transport made, stored with each pass.
+    let forgeCalls: ForgeAPITally?
 
     init(
         database: Database, config: @escaping @Sendable () -> BosunConfig, logger: Logger,
-        transport: @escaping Transport,
+        transport: @escaping Transport, forgeCalls: ForgeAPITally? = nil,
         maxAttempts: Int = 12, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.database = database
         self.config = config
         self.logger = logger
         self.transport = transport
+        self.forgeCalls = forgeCalls
         self.maxAttempts = maxAttempts
         self.clock = clock
     }
@@ -58,9 +61,16 @@ final class OutboxSender: Sendable {
             }
             attempts.append((entry, attempt))
         }
-        // One transaction records the whole pass.
-        try database.write { transaction in
-            for (entry, attempt) in attempts { try record(attempt, for: entry, transaction) }
+        // One transaction records the whole pass, and the forge calls it made.
+        let calls = forgeCalls?.drain() ?? []
+        do {
+            try database.write { transaction in
+                for (entry, attempt) in attempts { try record(attempt, for: entry, transaction) }
+                for stats in calls { try transaction.addForgeAPIStats(stats, nowMs: clock()) }
+            }
+        } catch {
+            forgeCalls?.restore(calls)
+            throw error
         }
         return due.count
     }

@@ -1,9 +1,6 @@
-import Foundation
-import Store
 import Synchronization
 
-/// The ingress's counters and its latency histogram, rendered in the Prometheus text format. Hand-rolled: a few
-/// series do not justify a metrics stack.
+/// The ingress's own counters and its latency histogram; `/metrics` writes them with the service's figures.
 final class IngressMetrics: Sendable {
     /// Upper bounds of the latency buckets, in seconds.
     static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -47,45 +44,28 @@ final class IngressMetrics: Sendable {
         state.withLock { $0.deliveries[DeliveryKey(source: source, outcome: outcome), default: 0] += 1 }
     }
 
-    /// The exposition text, with the inbox figures read at scrape time.
-    func render(inbox: InboxDepth?, nowMs: Int64) -> String {
+    /// Writes this process's families: HTTP requests, their latency, webhook deliveries.
+    func write(into text: inout PrometheusText) {
         let snapshot = state.withLock { $0 }
-        var lines: [String] = []
-        lines.append("# HELP bosun_http_requests_total HTTP requests by route, method and status.")
-        lines.append("# TYPE bosun_http_requests_total counter")
-        for (key, count) in snapshot.requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
-            lines.append(
-                "bosun_http_requests_total{route=\"\(escape(key.route))\",method=\"\(key.method)\","
-                    + "status=\"\(key.status)\"} \(count)")
-        }
-        lines.append("# HELP bosun_http_request_duration_seconds Time from request head to response, in seconds.")
-        lines.append("# TYPE bosun_http_request_duration_seconds histogram")
-        var cumulative = 0
-        for (bound, count) in zip(Self.latencyBuckets, snapshot.buckets) {
-            cumulative += count
-            lines.append("bosun_http_request_duration_seconds_bucket{le=\"\(bound)\"} \(cumulative)")
-        }
-        lines.append("bosun_http_request_duration_seconds_bucket{le=\"+Inf\"} \(snapshot.latencyCount)")
-        lines.append("bosun_http_request_duration_seconds_sum \(snapshot.latencySum)")
-        lines.append("bosun_http_request_duration_seconds_count \(snapshot.latencyCount)")
-        lines.append("# HELP bosun_webhook_deliveries_total Webhook deliveries by source and outcome.")
-        lines.append("# TYPE bosun_webhook_deliveries_total counter")
-        for (key, count) in snapshot.deliveries.sorted(by: { "\($0.key)" < "\($1.key)" }) {
-            lines.append("bosun_webhook_deliveries_total{source=\"\(key.source)\",outcome=\"\(key.outcome)\"} \(count)")
-        }
-        if let inbox {
-            lines.append("# HELP bosun_inbox_unprocessed Deliveries stored and not yet applied by the gatekeeper.")
-            lines.append("# TYPE bosun_inbox_unprocessed gauge")
-            lines.append("bosun_inbox_unprocessed \(inbox.unprocessed)")
-            lines.append("# HELP bosun_inbox_lag_seconds Age of the oldest unprocessed delivery.")
-            lines.append("# TYPE bosun_inbox_lag_seconds gauge")
-            let lag = inbox.oldestReceivedAtMs.map { Double(max(0, nowMs - $0)) / 1000 } ?? 0
-            lines.append("bosun_inbox_lag_seconds \(lag)")
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    private func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        text.family(
+            "bosun_http_requests_total", .counter, help: "HTTP requests by route, method and status.",
+            snapshot.requests.sorted {
+                ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status)
+            }
+            .map { key, count in
+                ([("route", key.route), ("method", key.method), ("status", String(key.status))], Double(count))
+            })
+        text.histogram(
+            "bosun_http_request_duration_seconds", help: "Time from request head to response, in seconds.",
+            [
+                PrometheusText.HistogramSeries(
+                    labels: [], bounds: Self.latencyBuckets,
+                    cumulativeCounts: snapshot.buckets.reduce(into: [Int]()) { $0.append(($0.last ?? 0) + $1) },
+                    count: snapshot.latencyCount, sum: snapshot.latencySum)
+            ])
+        text.family(
+            "bosun_webhook_deliveries_total", .counter, help: "Webhook deliveries by source and outcome.",
+            snapshot.deliveries.sorted { ($0.key.source, $0.key.outcome) < ($1.key.source, $1.key.outcome) }
+                .map { key, count in ([("source", key.source), ("outcome", key.outcome)], Double(count)) })
     }
 }

@@ -3,22 +3,36 @@ import Config
 import Foundation
 import IPC
 
-/// `bosun status [--json]`.
+/// `bosun status [--json] [--watch [SECONDS]]`.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Show the supervisor, its processes and the circuit breaker.")
+        commandName: "status",
+        abstract: "Show the supervisor, its processes, the circuit breaker, the queue, runs, inbox and outbox.")
 
     @OptionGroup var options: ConfigOption
-    @Flag(help: "Print the status as JSON.") var json = false
+    @Flag(help: "Print the supervisor's status as JSON.") var json = false
+    @Flag(help: "Redraw every SECONDS (default 2) until interrupted.") var watch = false
+    @Argument(help: ArgumentHelp("With --watch: seconds between redraws, 0.1 to 3600.", valueName: "seconds"))
+    var seconds: String?
+
+    func validate() throws {
+        guard let seconds else { return }
+        guard watch else { throw ValidationError("\(seconds): a number of seconds goes with --watch") }
+        guard StatusWatch.interval(seconds) != nil else {
+            throw ValidationError("--watch takes a number of seconds from 0.1 to 3600, not \(seconds)")
+        }
+    }
 
     func run() async throws {
         try await reportingFailures {
-            let report = try await ControlClient.send(Status(), configPath: options.path)
-            if json {
-                let data = try IPCCoding.encoder().encode(report)
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print(StatusTable.render(report), terminator: "")
+            let snapshot = StatusSnapshot(configPath: options.path, json: json)
+            guard watch else {
+                print(try await snapshot.render(), terminator: "")
+                return
+            }
+            let interval = seconds.flatMap(StatusWatch.interval) ?? StatusWatch.defaultInterval
+            try await StatusWatch(interval: interval).run { watching in
+                await snapshot.renderForWatch(every: watching)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import Store
 
 /// `bosun status` for people.
 enum StatusTable {
@@ -23,14 +24,67 @@ enum StatusTable {
                     process.uptimeS.map(duration) ?? "-", exit,
                 ]
             }
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
-        for row in rows {
-            text +=
-                row.enumerated().map { index, cell in
-                    index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-                }.joined(separator: "  ") + "\n"
-        }
+        text += TaskStoreAccess.table(rows)
         text += "\n" + describe(report.breaker) + "\n"
+        return text
+    }
+
+    /// Why the store's figures are missing from the table.
+    struct Unavailable: Error {
+        var message: String
+    }
+
+    /// The queue by kind and state, the runs going on, active tasks, the inbox and the outbox.
+    static func render(work: Result<WorkFigures, Unavailable>, nowMs: Int64) -> String {
+        let figures: WorkFigures
+        switch work {
+        case .success(let value): figures = value
+        case .failure(let unavailable): return "queue, runs, inbox, outbox: unknown (\(unavailable.message))\n"
+        }
+        var jobs: [String: [String: Int]] = [:]
+        for count in figures.jobs { jobs[count.kind, default: [:]][count.state, default: 0] += count.count }
+        let kinds =
+            ["agent", "gate", "merge"] + jobs.keys.filter { !["agent", "gate", "merge"].contains($0) }.sorted()
+        var rows = [["JOBS", "QUEUED", "RETRYING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]]
+        for kind in kinds {
+            let states = jobs[kind] ?? [:]
+            rows.append(
+                [kind, String(states["queued"] ?? 0), String(figures.retryingJobs[kind] ?? 0)]
+                    + ["running", "succeeded", "failed", "cancelled"].map { String(states[$0] ?? 0) })
+        }
+        var text = TaskStoreAccess.table(rows) + "\n"
+
+        let running = figures.liveRuns.values.reduce(0, +)
+        text += "runs: \(running) running\n"
+        if !figures.oldestLiveRuns.isEmpty {
+            var runRows = [["  RUN", "TASK", "KIND", "ROLE", "STAGE", "RUNNING FOR"]]
+            for run in figures.oldestLiveRuns {
+                runRows.append([
+                    "  \(run.runID)", String(run.taskID), run.kind, run.role, run.stage,
+                    duration(Double(nowMs - run.startedAtMs) / 1000),
+                ])
+            }
+            text += TaskStoreAccess.table(runRows)
+            if running > figures.oldestLiveRuns.count {
+                text += "  … and \(running - figures.oldestLiveRuns.count) more\n"
+            }
+        }
+        let tasks = figures.activeTasks.sorted { $0.key < $1.key }
+        let active = tasks.map(\.value).reduce(0, +)
+        text +=
+            "tasks: \(active) active"
+            + (tasks.isEmpty ? "" : " (" + tasks.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")") + "\n"
+
+        let lag = figures.inbox.oldestReceivedAtMs.map { Double(max(0, nowMs - $0)) / 1000 } ?? 0
+        text += "inbox: \(figures.inbox.unprocessed) unprocessed, lag \(duration(lag))\n"
+
+        var effects: [String: Int] = [:]
+        for count in figures.outbox { effects[count.state, default: 0] += count.count }
+        let oldest = figures.oldestPendingEffectAtMs.map { " (oldest \(duration(Double(max(0, nowMs - $0)) / 1000)))" }
+        let failedAttempts = figures.outboxFailedAttempts.values.reduce(0, +)
+        text +=
+            "outbox: \(effects["pending"] ?? 0) pending\(oldest ?? ""), \(effects["failed"] ?? 0) failed, "
+            + "\(effects["done"] ?? 0) done; \(failedAttempts) failed attempt(s)\n"
         return text
     }
 

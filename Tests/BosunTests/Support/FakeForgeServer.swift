@@ -90,11 +90,19 @@ final class FakeForgeServer: Sendable {
     let kind: Kind
     let token: String
     private let state: Mutex<(model: FakeForgeModel, requests: [RecordedRequest], faults: [FakeFault], base: String)>
+    /// The rate limit every answer announces, counting down per request, when set.
+    private let rateLimit = Mutex<(limit: Int, remaining: Int, resetEpochSeconds: Int64)?>(nil)
 
     init(kind: Kind, token: String) {
         self.kind = kind
         self.token = token
         state = Mutex((FakeForgeModel(), [], [], ""))
+    }
+
+    /// From now on every answer carries rate-limit headers as the forge documents them (`X-RateLimit-*`; GitLab's
+    /// `RateLimit-*`), `remaining` going down by one per request.
+    func announceRateLimit(limit: Int, remaining: Int, resetEpochSeconds: Int64) {
+        rateLimit.withLock { $0 = (limit, remaining, resetEpochSeconds) }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -181,8 +189,20 @@ final class FakeForgeServer: Sendable {
             }
             return handle(recorded, model: &state.model, base: state.base)
         }
+        var headerPairs = reply.headers
+        if let limit = rateLimit.withLock({ limit -> (limit: Int, remaining: Int, resetEpochSeconds: Int64)? in
+            guard let current = limit else { return nil }
+            limit = (current.limit, max(0, current.remaining - 1), current.resetEpochSeconds)
+            return limit
+        }) {
+            let prefix = kind == .gitlab ? "RateLimit-" : "X-RateLimit-"
+            headerPairs += [
+                (prefix + "Limit", String(limit.limit)), (prefix + "Remaining", String(limit.remaining)),
+                (prefix + "Reset", String(limit.resetEpochSeconds)),
+            ]
+        }
         var fields = HTTPFields()
-        for (name, value) in reply.headers {
+        for (name, value) in headerPairs {
             if let fieldName = HTTPFields.Element.Name(name) {
                 fields.append(HTTPFields.Element(name: fieldName, value: value))
             }
