@@ -109,8 +109,9 @@ static int read_proc_stat(pid_t pid, proc_stat *out) {
     return 0;
 }
 
-/// Writes `text` to DIR/NAME through DIR/NAME.tmp, fsync and rename, then fsyncs the directory.
-static int write_atomically(const char *dir, const char *name, const char *text) {
+/// Writes `text` to DIR/NAME through DIR/NAME.tmp and a rename, so a reader sees the whole file or none. `durable`:
+/// fsync the file before the rename and the directory after, so the file also survives a power loss.
+static int write_atomically(const char *dir, const char *name, const char *text, int durable) {
     char final_path[PATH_MAX], temporary[PATH_MAX];
     if (snprintf(final_path, sizeof final_path, "%s/%s", dir, name) >= (int)sizeof final_path) {
         errno = ENAMETOOLONG;
@@ -132,13 +133,14 @@ static int write_atomically(const char *dir, const char *name, const char *text)
         }
         done += (size_t)wrote;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    if ((durable && fsync(fd) < 0) || close(fd) < 0) {
         int saved = errno;
         unlink(temporary);
         errno = saved;
         return -1;
     }
     if (rename(temporary, final_path) < 0) return -1;
+    if (!durable) return 0;
     int directory = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory >= 0) {
         fsync(directory);
@@ -247,7 +249,7 @@ static int write_status(const run_state *run, const char *result, int exit_code,
         result, exit_code, signal_number, run->timed_out, run->cancelled, (int)run->agent, run->agent_start,
         run->started_ms, wall_ms(), reason != NULL ? "reason=" : "", line_reason, reason != NULL ? "\n" : "");
     if (length < 0 || length >= (int)sizeof text) return -1;
-    return write_atomically(run->options->run_dir, "exit.status", text);
+    return write_atomically(run->options->run_dir, "exit.status", text, 1);
 }
 
 /// Runs in the forked child: waits for the go byte, sets up descriptors and the directory, and execs.
@@ -401,7 +403,9 @@ int main(int argc, char **argv) {
     snprintf(pid_text, sizeof pid_text,
         "version=1\nshim_pid=%d\nshim_start_ticks=%llu\nagent_pid=%d\nagent_start_ticks=%llu\nstarted_ms=%lld\n",
         (int)run.shim_pid, run.shim_start, (int)agent, run.agent_start, run.started_ms);
-    if (write_atomically(o.run_dir, "agent.pid", pid_text) < 0) {
+    // Not fsynced: the agent waits for this file, and it only has to outlive a crash of the worker (the page cache
+    // does); after a power loss the pids in it mean nothing, and the run is judged from the store and exit.status.
+    if (write_atomically(o.run_dir, "agent.pid", pid_text, 0) < 0) {
         // Closing the go pipe makes the child exit without running the agent.
         snprintf(reason, sizeof reason, "cannot write %s/agent.pid: %s", o.run_dir, strerror(errno));
         close(go[1]);

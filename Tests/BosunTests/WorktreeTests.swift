@@ -330,6 +330,8 @@ struct WorktreeTests {
         func ready() -> Set<String> { Set((try? FileManager.default.contentsOfDirectory(atPath: pool)) ?? []) }
 
         _ = try await manager.prepareWorktree(fixture.project, branch: try BranchName(issue: "50", title: "first"))
+        #expect(ready().isEmpty, "filled only when asked, after a run has started")
+        manager.replenish(fixture.project)
         try await eventually("the pool fills") { ready().count == 2 }
         let before = ready()
         let taken = try await manager.prepareWorktree(
@@ -344,6 +346,7 @@ struct WorktreeTests {
             fixture.project, branch: try BranchName(issue: "51", title: "from the pool"), message: "work")
         #expect(pushed.committed && pushed.pushed)
         #expect(try await fixture.originFile("bosun/51-from-the-pool", "work.txt") == "work\n")
+        manager.replenish(fixture.project)
         try await eventually("the pool is refilled") { ready().count == 2 && ready() != before }
 
         // Origin moves: the next prepare fetches first, and a ready worktree at the old commit is not used.
@@ -352,6 +355,7 @@ struct WorktreeTests {
         let fresh = try await manager.prepareWorktree(
             fixture.project, branch: try BranchName(issue: "52", title: "after the move"))
         #expect(FileManager.default.fileExists(atPath: fresh.path + "/moved.txt"))
+        manager.replenish(fixture.project)
         try await eventually("stale ready worktrees are replaced") {
             ready().count == 2 && ready().isDisjoint(with: stale)
         }
@@ -360,6 +364,7 @@ struct WorktreeTests {
         let leftovers = ready()
         let restarted = try fixture.restartedManager()
         _ = try await restarted.prepareWorktree(fixture.project, branch: try BranchName(issue: "53", title: "again"))
+        restarted.replenish(fixture.project)
         try await eventually("the new process has its own pool") {
             ready().count == 2 && ready().isDisjoint(with: leftovers)
         }

@@ -197,6 +197,12 @@ final class WorktreeManager: Sendable {
         }
     }
 
+    /// Tops up `project`'s ready worktrees in the background. The worker calls it once a run has started, so the
+    /// checkout never competes with the launch it was made to speed up.
+    func replenish(_ project: GitProject) {
+        refillPool(project)
+    }
+
     /// Queues one pass (after the current holder of the project's lock) that drops ready worktrees not at origin's
     /// default branch and makes new ones up to `poolSize`. Failures only leave the pool smaller.
     private func refillPool(_ project: GitProject) {
@@ -285,7 +291,6 @@ final class WorktreeManager: Sendable {
                     throw WorktreeError(
                         .missingBranch, "origin \(project.url) has no branch \(project.defaultBranch) to start from")
                 }
-                defer { refillPool(project) }
                 if let ready = takePooled(project, commit: startCommit) {
                     do throws(WorktreeError) {
                         try await git.check(["checkout", "--quiet", "-b", branch.name], at: .worktree(ready))

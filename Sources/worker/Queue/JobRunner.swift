@@ -292,6 +292,7 @@ final class JobRunner: Sendable {
             }
             try watcher.watch(handle)
             logger.info("run started", metadata: metadata.merging(["shim": "\(handle.shim.pid)"]) { $1 })
+            worktrees.replenish(gitProject)
         } catch {
             logger.error("job could not start", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             let started = state.withLock { state in state.runs.values.first { $0.job.id == job.id } }
