@@ -161,5 +161,14 @@ public enum BosunSchema {
                 );
                 CREATE INDEX outbox_due ON outbox (next_try_at_ms, id) WHERE state = 'pending';
                 """),
+        Migration(
+            version: 4, name: "login_links",
+            sql: """
+                CREATE TABLE login_links (
+                    code_sha256 TEXT PRIMARY KEY,
+                    expires_at_ms INTEGER NOT NULL,
+                    used_at_ms INTEGER
+                );
+                """),
     ]
 }
