@@ -24,6 +24,9 @@ struct OverviewPage {
     /// Seconds between automatic reloads.
     static let refreshSeconds = 10
 
+    private static let runColumns = ["Run", "Job", "State", "Worker", "Started", "For"]
+    private static let taskColumns = ["Task", "Issue", "Title", "Waiting on", "In stage", "Updated"]
+
     func render() -> HTML {
         PageLayout.document(
             title: "Bosun", signedIn: true, refreshSeconds: Self.refreshSeconds,
@@ -41,12 +44,15 @@ struct OverviewPage {
 
     private func supervisor() -> HTML {
         guard let supervisor = state.supervisor else {
-            return
-                "<p class=\"warning\" id=\"supervisor\">The supervisor did not answer: processes and breaker are unknown.</p>"
+            return """
+                <p class="warning" id="supervisor">The supervisor did not answer: processes and breaker are \
+                unknown.</p>
+                """
         }
         return """
             <p id="supervisor">bosun \(supervisor.version) · pid \(supervisor.pid) · \(supervisor.state) · \
-            up \(PageLayout.duration(seconds: supervisor.uptimeS)) · <span class="status">\(supervisor.statusText)</span></p>
+            up \(PageLayout.duration(seconds: supervisor.uptimeS)) · \
+            <span class="status">\(supervisor.statusText)</span></p>
             """
     }
 
@@ -87,7 +93,8 @@ struct OverviewPage {
     private func queue() -> HTML {
         let order = ["queued", "running", "succeeded", "failed", "cancelled"]
         let counts = order.map { name -> HTML in
-            "<li class=\"\(PageLayout.cssClass(name))\"><span class=\"count\">\(state.jobs[name] ?? 0)</span> \(name)</li>"
+            let count = state.jobs[name] ?? 0
+            return "<li class=\"\(PageLayout.cssClass(name))\"><span class=\"count\">\(count)</span> \(name)</li>"
         }
         let inbox = state.inbox
         let outbox = ["pending", "done", "failed"].map { "\(state.outbox[$0] ?? 0) \($0)" }.joined(separator: ", ")
@@ -104,7 +111,7 @@ struct OverviewPage {
             <p>Inbox: \(inbox.unprocessed) unprocessed, lag \(PageLayout.duration(seconds: inbox.lagS)). \
             Outbox: \(outbox).</p>
             <h3>Running</h3>
-            \(PageLayout.table(id: "running-runs", ["Run", "Job", "State", "Worker", "Started", "For"], runs, empty: "no runs in progress"))
+            \(PageLayout.table(id: "running-runs", Self.runColumns, runs, empty: "no runs in progress"))
             """
     }
 
@@ -128,7 +135,7 @@ struct OverviewPage {
             return """
                 <section class="stage" id="stage-\(PageLayout.cssClass(stage.name))" data-stage="\(stage.name)">
                 <h3>\(PageLayout.badge(stage.name, kind: stage.kind)) <span class="count">\(members.count)</span></h3>
-                \(PageLayout.table(class: "tasks", ["Task", "Issue", "Title", "Waiting on", "In stage", "Updated"], rows, empty: ""))
+                \(PageLayout.table(class: "tasks", Self.taskColumns, rows, empty: ""))
                 </section>
                 """
         }

@@ -58,11 +58,7 @@ enum PageLayout {
 
     /// A class name made of `text`'s letters, digits, `-` and `_` only.
     static func cssClass(_ text: String) -> String {
-        "is-"
-            + String(
-                text.lowercased().unicodeScalars.filter {
-                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
-                }.map(Character.init))
+        "is-" + String(String.UnicodeScalarView(text.lowercased().unicodeScalars.filter(\.isWordCharacter)))
     }
 
     /// A link to `url` if it is an http or https address, else the address as text: a tracker's or an agent's
