@@ -55,16 +55,9 @@ extension ProcessLevel {
     struct DashboardBrowserTests {
         @Test("the dashboard in headless Chromium: processes, breaker, tasks by stage, a timeline, a live log")
         func chromium() async throws {
-            let scratch = TemporaryDirectory("bosun-origin")
-            let origin = try await makeOrigin(in: scratch)
             let browser = HeadlessChromium(directory: TemporaryDirectory("bosun-chromium"))
-            try await withBosun(
-                extraConfig: dashboardConfig(origin: origin), environment: ["BOSUN_TEST_MODE": "sleep-1"],
-                files: ["api-token": "\(DashboardClient.token)\n"]
-            ) { bosun in
-                defer { killAgents(of: bosun) }
-                let port = try await bosun.port()
-                let client = DashboardClient(port: port)
+            try await withDashboard { bosun, client in
+                let port = client.port
                 let hostile = try await client.createTask(["project": "demo", "title": hostileTitle, "body": "x"])
                 let design = try await client.createTask([
                     "project": "demo", "title": "Design the plugin API", "stage": "architecture",

@@ -10,33 +10,37 @@ import Testing
 import Glibc
 #endif
 
-/// A local project whose architect is `talkative.sh` (a run that prints a line a second for two minutes) and whose
-/// other roles run `worker-agent.sh` in `$BOSUN_TEST_MODE`.
+/// `workerConfig`'s project with the architect played by `talkative.sh` (a run that prints a line a second for two
+/// minutes), and the API token from `./api-token` unless `token` is false.
 func dashboardConfig(origin: String, token: Bool = true) -> String {
-    """
-    agents:
-      fake:
-        argv: [\(fixtures)/agents/worker-agent.sh]
-        probe: [/bin/sh, -c, "exit 0"]
-        env_allow: [BOSUN_TEST_MODE]
-      talkative:
-        argv: [\(fixtures)/agents/talkative.sh, "120"]
-        probe: [/bin/sh, -c, "exit 0"]
-    roles:
-      analyst: { agent: fake }
-      architect: { agent: talkative }
-      developer: { agent: fake }
-      reviewer: { agent: fake }
-      tester: { agent: fake }
-      deployer: { agent: fake }
-    projects:
-      - name: demo
-        tracker: local
-        repo: { url: \(origin), default_branch: main }
-        test_command: [sh, check.sh]
-        authors: [alice]
-    \(token ? "api: { token_file: ./api-token }" : "")
-    """
+    workerConfig(
+        origin: origin,
+        extra: """
+            roles:
+              architect: { agent: talkative }
+              \(["analyst", "developer", "reviewer", "tester", "deployer"].map { "\($0): { agent: fake }" }
+                .joined(separator: "\n  "))
+            \(token ? "api: { token_file: ./api-token }" : "")
+            """,
+        moreAgents: """
+              talkative:
+                argv: [\(fixtures)/agents/talkative.sh, "120"]
+                probe: [/bin/sh, -c, "exit 0"]
+            """)
+}
+
+/// Starts Bosun with `dashboardConfig` (agents in `sleep-1` mode, the API token set), runs `body` with a client for
+/// its dashboard, and kills the agents' runs after it.
+func withDashboard(_ body: (BosunInstance, DashboardClient) async throws -> Void) async throws {
+    let scratch = TemporaryDirectory("bosun-origin")
+    let origin = try await makeOrigin(in: scratch)
+    try await withBosun(
+        extraConfig: dashboardConfig(origin: origin), environment: ["BOSUN_TEST_MODE": "sleep-1"],
+        files: ["api-token": "\(DashboardClient.token)\n"]
+    ) { bosun in
+        defer { killAgents(of: bosun) }
+        try await body(bosun, DashboardClient(port: try await bosun.port()))
+    }
 }
 
 /// The dashboard over real HTTP, one connection per request.
@@ -132,15 +136,8 @@ extension ProcessLevel {
     struct DashboardHTTPTests {
         @Test("logins, cookies, one-time links, 404s, hostile ids and the live log tail, over real HTTP")
         func dashboard() async throws {
-            let scratch = TemporaryDirectory("bosun-origin")
-            let origin = try await makeOrigin(in: scratch)
-            try await withBosun(
-                extraConfig: dashboardConfig(origin: origin), environment: ["BOSUN_TEST_MODE": "sleep-1"],
-                files: ["api-token": "\(DashboardClient.token)\n"]
-            ) { bosun in
-                defer { killAgents(of: bosun) }
-                let port = try await bosun.port()
-                let client = DashboardClient(port: port)
+            try await withDashboard { bosun, client in
+                let port = client.port
 
                 // No credentials: to the login form, which carries the strict headers.
                 let anonymous = try await client.get("/")
