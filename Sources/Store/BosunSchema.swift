@@ -194,5 +194,14 @@ public enum BosunSchema {
                     PRIMARY KEY (host, forge)
                 );
                 """),
+        Migration(
+            version: 6, name: "login links",
+            sql: """
+                CREATE TABLE login_links (
+                    code_sha256 TEXT PRIMARY KEY,
+                    expires_at_ms INTEGER NOT NULL,
+                    used_at_ms INTEGER
+                );
+                """),
     ]
 }

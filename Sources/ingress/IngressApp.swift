@@ -20,6 +20,8 @@ struct IngressApp: Sendable {
     let logger: Logger
     /// The REST API under `/api/v1`.
     var api: TasksAPI?
+    /// The web dashboard at `/`.
+    var dashboard: Dashboard?
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -36,6 +38,7 @@ struct IngressApp: Sendable {
             return await metricsResponse()
         }
         api?.register(on: router)
+        dashboard?.register(on: router)
         router.post("/webhooks/{forge}/{project}") { request, context in
             await webhook(
                 request, forgeName: context.parameters.get("forge") ?? "",
@@ -155,9 +158,7 @@ struct IngressApp: Sendable {
         guard let token else {
             throw HTTPError(.unauthorized, message: "no API token is configured (api.token_file or api.token_env)")
         }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            WebhookAuthenticator.constantTimeEqual(Array(header.utf8.dropFirst(7)), Array(token.value.utf8))
-        else {
+        guard BearerToken.matches(request, token: token) else {
             throw HTTPError(.unauthorized, message: "a valid bearer token is required")
         }
     }

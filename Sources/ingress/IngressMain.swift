@@ -25,7 +25,9 @@ enum IngressMain {
                 config: context.config, inbox: inbox, health: HealthCache(reader: reader, link: context.link),
                 bodies: BodyBudget(limit: config.ingress.maxInflightBodyBytes), metrics: metrics,
                 logger: context.logger)
-            app.api = TasksAPI(config: context.config, reader: reader, inbox: inbox, link: context.link)
+            let api = TasksAPI(config: context.config, reader: reader, inbox: inbox, link: context.link)
+            app.api = api
+            app.dashboard = Dashboard(config: context.config, api: api, logger: context.logger)
             let current = context.config
             let server = IngressHTTPServer(
                 descriptor: descriptor, responder: app.router().buildResponder(),

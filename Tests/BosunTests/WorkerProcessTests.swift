@@ -7,14 +7,16 @@ import Testing
 import Glibc
 #endif
 
-/// A local project whose every stage runs `worker-agent.sh` in the mode given.
-func workerConfig(origin: String, extra: String = "", moreProjects: String = "") -> String {
+/// A local project whose every stage runs `worker-agent.sh` in the mode given (`moreAgents`, more entries under
+/// `agents:`, with `roles:` in `extra`, can give some stages another).
+func workerConfig(origin: String, extra: String = "", moreProjects: String = "", moreAgents: String = "") -> String {
     """
     agents:
       fake:
         argv: [\(fixtures)/agents/worker-agent.sh]
         probe: [/bin/sh, -c, "exit 0"]
         env_allow: [BOSUN_TEST_MODE]
+    \(moreAgents)
     projects:
       - name: demo
         tracker: local

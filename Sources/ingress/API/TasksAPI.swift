@@ -217,22 +217,27 @@ struct TasksAPI: Sendable {
     }
 
     private func showTask(_ id: String) throws -> Response {
-        guard let taskID = Int64(id) else {
+        guard let detail = try taskDetail(id) else {
             return JSONResponse.error(.notFound, "unknown task", "no task \(id)")
         }
-        let detail = try reader.read { transaction -> TaskDetail? in
+        return try Self.json(.ok, detail)
+    }
+
+    /// The task whose id is `id` (as it came in a path) with its history, or nil if there is none.
+    func taskDetail(_ id: String) throws -> TaskDetail? {
+        guard let taskID = Int64(id) else { return nil }
+        return try reader.read { transaction -> TaskDetail? in
             guard let task = try transaction.task(id: taskID) else { return nil }
             return TaskDetail(
                 task: task, events: try transaction.taskEvents(taskID: taskID),
                 jobs: try transaction.jobs(taskID: taskID),
                 runs: try transaction.runs(taskID: taskID), effects: try transaction.effects(taskID: taskID))
         }
-        guard let detail else { return JSONResponse.error(.notFound, "unknown task", "no task \(id)") }
-        return try Self.json(.ok, detail)
     }
 
     /// `GET /api/v1/state`.
     struct ServiceState: Encodable {
+        var supervisor: SupervisorStatus?
         var processes: [ProcessStatus]?
         var breaker: BreakerStatus?
         var jobs: [String: Int]
@@ -250,31 +255,37 @@ struct TasksAPI: Sendable {
     }
 
     private func state() async -> Response {
-        let status = try? await link.request(Status(), timeout: .seconds(2))
-        let now = Clock.nowMilliseconds
         do {
-            let state = try reader.read { transaction in
-                let depth = try transaction.queryFirst(
-                    "SELECT COUNT(*) AS n, MIN(received_at_ms) AS oldest FROM deliveries WHERE processed_at_ms IS NULL")
-                var preflight: [String: String] = [:]
-                for row in try transaction.query(
-                    "SELECT name, value FROM operator_flags WHERE name LIKE 'preflight.%'")
-                {
-                    let name = try row.string("name") ?? ""
-                    preflight[String(name.dropFirst("preflight.".count))] = try row.string("value") ?? ""
-                }
-                return ServiceState(
-                    processes: status?.processes, breaker: status?.breaker, jobs: try transaction.jobCountsByState(),
-                    retrying: try transaction.retryingJobCount(nowMs: now), tasks: try transaction.taskCountsByState(),
-                    runningRuns: try transaction.liveRuns(),
-                    inbox: InboxState(
-                        unprocessed: try depth?.int("n") ?? 0,
-                        lagS: Double(max(0, now - ((try depth?.int64("oldest")) ?? now))) / 1000),
-                    outbox: try transaction.outboxCountsByState(), preflight: preflight)
-            }
-            return try Self.json(.ok, state)
+            return try Self.json(.ok, try await serviceState())
         } catch {
             return JSONResponse.error(.serviceUnavailable, "store unavailable", "\(error)")
+        }
+    }
+
+    /// What `/api/v1/state` reports: the supervisor's view of the processes and the breaker (nil fields if it does
+    /// not answer within 2 s) and the store's counts.
+    func serviceState() async throws -> ServiceState {
+        let status = try? await link.request(Status(), timeout: .seconds(2))
+        let now = Clock.nowMilliseconds
+        return try reader.read { transaction in
+            let depth = try transaction.queryFirst(
+                "SELECT COUNT(*) AS n, MIN(received_at_ms) AS oldest FROM deliveries WHERE processed_at_ms IS NULL")
+            var preflight: [String: String] = [:]
+            for row in try transaction.query(
+                "SELECT name, value FROM operator_flags WHERE name LIKE 'preflight.%'")
+            {
+                let name = try row.string("name") ?? ""
+                preflight[String(name.dropFirst("preflight.".count))] = try row.string("value") ?? ""
+            }
+            return ServiceState(
+                supervisor: status?.supervisor, processes: status?.processes, breaker: status?.breaker,
+                jobs: try transaction.jobCountsByState(),
+                retrying: try transaction.retryingJobCount(nowMs: now), tasks: try transaction.taskCountsByState(),
+                runningRuns: try transaction.liveRuns(),
+                inbox: InboxState(
+                    unprocessed: try depth?.int("n") ?? 0,
+                    lagS: Double(max(0, now - ((try depth?.int64("oldest")) ?? now))) / 1000),
+                outbox: try transaction.outboxCountsByState(), preflight: preflight)
         }
     }
 

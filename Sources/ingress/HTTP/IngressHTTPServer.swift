@@ -56,7 +56,9 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
                     source: ApplicationRequestContextSource(channel: channel, logger: logger))
                 var response: Response
                 do {
-                    response = try await responder.respond(to: request, context: context)
+                    response = try await RequestPeer.$address.withValue(channel.remoteAddress) {
+                        try await responder.respond(to: request, context: context)
+                    }
                 } catch let error as HTTPError {
                     response = JSONResponse.error(error.status, error.status.reasonPhrase, error.body ?? "")
                 } catch let error as HTTPResponseError {
