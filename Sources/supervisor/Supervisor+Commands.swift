@@ -73,7 +73,9 @@ extension Supervisor {
     /// replacement is ready.
     func restart(_ name: ChildName) async throws(SupervisorError) -> ProcessStatus {
         try beginMaintenance("restart of \(name.rawValue)")
-        defer { maintenance = nil }
+        defer { endMaintenance() }
+        maintenanceStep = "restart: replacing \(name.rawValue)"
+        publishStatus()
         slots[name]!.policy.reset()
         await waitForSpawns(of: name)
         if slots[name]!.current == nil {
@@ -92,13 +94,11 @@ extension Supervisor {
     /// new binaries on disk, this is the upgrade.
     func rollingRestart() async throws(SupervisorError) -> RollingRestartReport {
         try beginMaintenance("rolling restart")
-        defer {
-            maintenance = nil
-            publishStatus()
-        }
+        defer { endMaintenance() }
         var steps: [RollingRestartReport.Step] = []
         for (index, name) in ChildName.allCases.enumerated() {
-            notifier.status("rolling restart: replacing \(name.rawValue) (\(index + 1)/\(ChildName.allCases.count))")
+            maintenanceStep = "rolling restart: replacing \(name.rawValue) (\(index + 1)/\(ChildName.allCases.count))"
+            publishStatus()
             slots[name]!.policy.reset()
             steps.append(try await replace(name, reason: "rolling restart"))
             logger.info(
@@ -114,6 +114,12 @@ extension Supervisor {
             throw SupervisorError(.busy, "a \(running) is in progress; try again when it is done")
         }
         maintenance = what
+    }
+
+    private func endMaintenance() {
+        maintenance = nil
+        maintenanceStep = nil
+        publishStatus()
     }
 
     /// Replaces the current process of `name` by its handover: ingress starts the new process first and stops the

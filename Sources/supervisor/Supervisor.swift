@@ -52,6 +52,8 @@ actor Supervisor {
     var announcedReady = false
     /// Set while a restart by hand or a rolling restart runs; one at a time.
     var maintenance: String?
+    /// What that command is doing right now (`rolling restart: replacing worker (2/3)`); leads the STATUS= line.
+    var maintenanceStep: String?
 
     private var spawnsInFlight = 0
     /// Exits reaped while a spawn was still returning its pid.
@@ -484,7 +486,7 @@ actor Supervisor {
 
     private func describeChildren() -> String {
         if phase == .stopping { return "stopping" }
-        let parts = ChildName.allCases.map { name -> String in
+        let children = ChildName.allCases.map { name -> String in
             let slot = slots[name]!
             switch slot.state {
             case .backoff:
@@ -494,8 +496,8 @@ actor Supervisor {
             default:
                 return "\(name.rawValue) \(slot.state.rawValue)"
             }
-        }
-        return parts.joined(separator: ", ")
+        }.joined(separator: ", ")
+        return maintenanceStep.map { "\($0); \(children)" } ?? children
     }
 
     func status() -> StatusReport {
