@@ -124,12 +124,12 @@ actor Supervisor {
             }
             group.addTask {
                 for await _ in self.reloadRequests.stream {
+                    // `reload` logs why a reload failed, as for `bosun reload`; a busy refusal is logged here.
                     do {
                         _ = try await self.reload()
-                    } catch {
-                        self.logger.error(
-                            "reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
-                    }
+                    } catch let error as SupervisorError where error.code == .busy {
+                        self.logger.warning("SIGHUP ignored", metadata: ["reason": "\(error.message)"])
+                    } catch {}
                 }
             }
             if let interval = watchdogInterval() {
@@ -484,7 +484,8 @@ actor Supervisor {
         notifier.status(text)
     }
 
-    private func describeChildren() -> String {
+    /// The STATUS= line for the children's states (and a restart command's step).
+    func describeChildren() -> String {
         if phase == .stopping { return "stopping" }
         let children = ChildName.allCases.map { name -> String in
             let slot = slots[name]!
