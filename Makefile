@@ -16,4 +16,4 @@ bench:
 	python3 bench/restart_latency.py --bin "$$(swift build -c release --show-bin-path)"
 
 clean:
-	rm -rf .build .demo
+	rm -rf .build bosun-demo

@@ -70,7 +70,9 @@ let package = Package(
                 "IPC", "Store", "Config", "LinuxProcess", "Systemd", "ProcessRuntime", logging, lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
-            path: "Sources/supervisor", swiftSettings: strict),
+            path: "Sources/supervisor",
+            // The demo agent ships inside `bosun`: `bosun demo` writes it out, so nothing is looked up on disk.
+            resources: [.embedInCode("Demo/demo-agent.py")], swiftSettings: strict),
         .executableTarget(
             name: "BosunIngress",
             dependencies: [

@@ -73,7 +73,9 @@ extension Supervisor {
     /// replacement is ready.
     func restart(_ name: ChildName) async throws(SupervisorError) -> ProcessStatus {
         try beginMaintenance("restart of \(name.rawValue)")
-        defer { maintenance = nil }
+        defer { endMaintenance() }
+        maintenanceStep = "restart: replacing \(name.rawValue)"
+        publishStatus()
         slots[name]!.policy.reset()
         await waitForSpawns(of: name)
         if slots[name]!.current == nil {
@@ -92,13 +94,11 @@ extension Supervisor {
     /// new binaries on disk, this is the upgrade.
     func rollingRestart() async throws(SupervisorError) -> RollingRestartReport {
         try beginMaintenance("rolling restart")
-        defer {
-            maintenance = nil
-            publishStatus()
-        }
+        defer { endMaintenance() }
         var steps: [RollingRestartReport.Step] = []
         for (index, name) in ChildName.allCases.enumerated() {
-            notifier.status("rolling restart: replacing \(name.rawValue) (\(index + 1)/\(ChildName.allCases.count))")
+            maintenanceStep = "rolling restart: replacing \(name.rawValue) (\(index + 1)/\(ChildName.allCases.count))"
+            publishStatus()
             slots[name]!.policy.reset()
             steps.append(try await replace(name, reason: "rolling restart"))
             logger.info(
@@ -114,6 +114,12 @@ extension Supervisor {
             throw SupervisorError(.busy, "a \(running) is in progress; try again when it is done")
         }
         maintenance = what
+    }
+
+    private func endMaintenance() {
+        maintenance = nil
+        maintenanceStep = nil
+        publishStatus()
     }
 
     /// Replaces the current process of `name` by its handover: ingress starts the new process first and stops the
@@ -321,7 +327,9 @@ extension Supervisor {
         do {
             source = try ConfigLoader.loadSource(path: config.file)
         } catch {
-            reloadFailed("\(error.issues.count) error(s) in \(config.file)")
+            let more = error.issues.count > 1 ? " and \(error.issues.count - 1) more" : ""
+            reloadFailed(
+                "\(config.file): \(error.issues.first.map { "\($0)" } ?? "invalid")\(more)", detail: "\(error)")
             throw SupervisorError(.config, "the config is invalid; nothing changed:\n\(error)")
         }
         let new = source.config
@@ -332,17 +340,19 @@ extension Supervisor {
         if new.durability != config.durability { fixed.append("durability") }
         guard fixed.isEmpty else {
             let keys = fixed.joined(separator: " and ")
-            reloadFailed("\(keys) changed")
-            throw SupervisorError(
-                .config, "\(keys) cannot change while bosun runs; nothing changed (restart bosun to apply it)")
+            let message = "\(keys) cannot change while bosun runs; nothing changed (restart bosun to apply it)"
+            reloadFailed("\(keys) changed; only a restart of bosun applies it", detail: message)
+            throw SupervisorError(.config, message)
         }
 
         notifier.reloading(status: "reloading \(config.file)")
         do {
             try ConfigSnapshot.write(source.text, to: layout.configSnapshot)
         } catch {
+            let message = "cannot write the config snapshot: \(error)"
+            reloadFailed(message, detail: message)
             notifier.ready(status: statusText)
-            throw SupervisorError(.setup, "cannot write the config snapshot: \(error)")
+            throw SupervisorError(.setup, message)
         }
         var changes = ConfigDiff.changes(from: config, to: new)
         config = new
@@ -365,6 +375,8 @@ extension Supervisor {
             }
         }
         logger.info("configuration reloaded", metadata: ["changes": "\(changes)"])
+        // A failed reload's STATUS= stays until one succeeds; this one replaces it.
+        statusText = describeChildren()
         if announcedReady {
             notifier.send("READY=1\nSTATUS=\(statusText)")
         } else {
@@ -373,9 +385,12 @@ extension Supervisor {
         return ReloadReport(changes: changes)
     }
 
-    private func reloadFailed(_ why: String) {
+    /// A reload that changed nothing: the log gets every reason, `STATUS=` (one line) the first.
+    private func reloadFailed(_ why: String, detail: String) {
+        logger.error(
+            "reload failed; keeping the running configuration",
+            metadata: ["file": "\(config.file)", "error": "\(detail)"])
         let text = "reload failed (\(why)); running the previous configuration"
-        logger.error("\(text)")
         notifier.status(text)
         statusText = text
     }

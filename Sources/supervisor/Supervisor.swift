@@ -52,6 +52,8 @@ actor Supervisor {
     var announcedReady = false
     /// Set while a restart by hand or a rolling restart runs; one at a time.
     var maintenance: String?
+    /// What that command is doing right now (`rolling restart: replacing worker (2/3)`); leads the STATUS= line.
+    var maintenanceStep: String?
 
     private var spawnsInFlight = 0
     /// Exits reaped while a spawn was still returning its pid.
@@ -122,12 +124,12 @@ actor Supervisor {
             }
             group.addTask {
                 for await _ in self.reloadRequests.stream {
+                    // `reload` logs why a reload failed, as for `bosun reload`; a busy refusal is logged here.
                     do {
                         _ = try await self.reload()
-                    } catch {
-                        self.logger.error(
-                            "reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
-                    }
+                    } catch let error as SupervisorError where error.code == .busy {
+                        self.logger.warning("SIGHUP ignored", metadata: ["reason": "\(error.message)"])
+                    } catch {}
                 }
             }
             if let interval = watchdogInterval() {
@@ -482,9 +484,10 @@ actor Supervisor {
         notifier.status(text)
     }
 
-    private func describeChildren() -> String {
+    /// The STATUS= line for the children's states (and a restart command's step).
+    func describeChildren() -> String {
         if phase == .stopping { return "stopping" }
-        let parts = ChildName.allCases.map { name -> String in
+        let children = ChildName.allCases.map { name -> String in
             let slot = slots[name]!
             switch slot.state {
             case .backoff:
@@ -494,8 +497,8 @@ actor Supervisor {
             default:
                 return "\(name.rawValue) \(slot.state.rawValue)"
             }
-        }
-        return parts.joined(separator: ", ")
+        }.joined(separator: ", ")
+        return maintenanceStep.map { "\($0); \(children)" } ?? children
     }
 
     func status() -> StatusReport {

@@ -25,12 +25,16 @@ func makeOrigin(in directory: TemporaryDirectory) async throws -> String {
     return origin
 }
 
-/// The config for a local-tracker project run by the scripted pipeline agent.
+/// The demo agent that `bosun demo` ships (a scripted stand-in for a coding agent), in the source tree.
+let demoAgent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Sources/supervisor/Demo/demo-agent.py").path
+
+/// The config for a local-tracker project run by the scripted demo agent.
 func pipelineConfig(origin: String, extra: String = "") -> String {
     """
     agents:
       fake:
-        argv: [python3, \(fixtures)/agents/pipeline-agent.py, "{prompt_file}"]
+        argv: [python3, \(demoAgent), "{prompt_file}"]
         probe: [python3, --version]
     worker: { max_concurrency: 4, lease_s: 30, heartbeat_s: 5 }
     retry: { max_attempts: 2, backoff_base_s: 1, backoff_max_s: 2 }

@@ -18,13 +18,26 @@ import Synchronization
 /// Accepting is switched by `setAccepting`: on, it adopts a fresh `dup` of the descriptor (NIO closes what it adopts);
 /// off, it closes that duplicate, so this process stops taking connections while the ones it has go on. Closing a
 /// duplicate never closes the socket: the supervisor keeps it listening, and the kernel queues new connections for
-/// whichever ingress accepts next. On graceful shutdown it stops accepting and lets in-flight requests finish.
+/// whichever ingress accepts next.
+///
+/// On graceful shutdown it stops accepting, then for `keepAliveLinger` answers every request on its open connections
+/// with `Connection: close`, so that a keep-alive client moves to the next ingress after a response instead of
+/// finding its connection closed under a request it is sending; then it closes idle connections and lets in-flight
+/// requests finish.
 final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder.Context == BasicRequestContext {
+    /// How long a stopping ingress keeps its open connections for one last answer each. A client that sends at least
+    /// this often is never cut off; one idle for longer faces only HTTP/1.1's unavoidable race with an idle close.
+    static var keepAliveLinger: Duration { .seconds(1) }
+
     private let descriptor: Int32
     private let http: HTTP1Channel
     private let logger: Logger
     private let commands = AsyncStream<Command>.makeStream()
     private let state = Mutex(State())
+    /// Raised once shutdown begins: every response then ends its connection.
+    private let draining = DrainFlag()
+    /// Connections accepted and not yet closed, across all listeners.
+    private let openConnections = Atomic<Int>(0)
 
     private typealias Listener = NIOAsyncChannel<HTTP1Channel.Value, Never>
 
@@ -49,6 +62,7 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
     ) {
         self.descriptor = descriptor
         self.logger = logger
+        let draining = self.draining
         self.http = HTTP1Channel(
             responder: { request, writer, channel in
                 let started = ContinuousClock.now
@@ -68,6 +82,7 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
                     response = JSONResponse.error(.internalServerError, "internal error", "\(error)")
                 }
                 response.headers[.date] = HTTPDate.now()
+                if draining.isRaised { response.headers[.connection] = "close" }
                 metrics.recordRequest(
                     route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
                     status: response.status.code, duration: ContinuousClock.now - started)
@@ -117,15 +132,27 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
                 }
             } onGracefulShutdown: {
                 self.commands.continuation.finish()
-                let quiescers = self.state.withLock { state in
-                    state.shuttingDown = true
-                    state.listener = nil
-                    return state.quiescers
-                }
-                self.logger.info("no longer accepting; finishing in-flight requests")
-                quiescers.forEach { $0.initiateShutdown(promise: nil) }
             }
+            // The commands end only with a graceful shutdown (or a cancellation): the drain, then the quiescing.
+            await drain()
         }
+    }
+
+    /// Stops accepting, gives the open connections `keepAliveLinger` to take one last answer each, then closes the
+    /// idle ones and lets in-flight requests finish (the accept loops end when their connections have).
+    private func drain() async {
+        draining.raise()
+        state.withLock { $0.shuttingDown = true }
+        await stopListening()
+        let open = openConnections.load(ordering: .relaxed)
+        if open > 0 {
+            logger.info(
+                "no longer accepting; answering open connections with Connection: close",
+                metadata: ["connections": "\(open)", "linger": "\(Self.keepAliveLinger)"])
+            try? await Task.sleep(for: Self.keepAliveLinger)
+        }
+        logger.info("finishing in-flight requests")
+        state.withLock { $0.quiescers }.forEach { $0.initiateShutdown(promise: nil) }
     }
 
     /// Adopts a duplicate of the descriptor; nil if already accepting.
@@ -191,10 +218,25 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
         try await listener.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { connections in
                 for try await connection in inbound {
-                    connections.addTask { await self.http.handle(value: connection, logger: self.logger) }
+                    openConnections.add(1, ordering: .relaxed)
+                    connections.addTask {
+                        await self.http.handle(value: connection, logger: self.logger)
+                        self.openConnections.subtract(1, ordering: .relaxed)
+                    }
                 }
             }
         }
+    }
+}
+
+/// A flag raised once and read from every request's task.
+private final class DrainFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+
+    var isRaised: Bool { raised.load(ordering: .relaxed) }
+
+    func raise() {
+        raised.store(true, ordering: .relaxed)
     }
 }
 

@@ -19,6 +19,7 @@ struct BosunCommand: AsyncParsableCommand {
             PauseCommand.self, ResumeCommand.self, BreakerCommandLine.self, ReloadCommand.self,
             CheckConfigCommand.self, InitCommand.self, VersionCommand.self, TasksCommand.self, TaskCommand.self,
             DashboardCommand.self,
+            DemoCommand.self,
         ])
 }
 

@@ -136,15 +136,8 @@ struct TaskCreateCommand: AsyncParsableCommand {
                 database, project: project, event: "task.create", payload: payload)
             await TaskStoreAccess.wakeGatekeeper(configPath: options.path)
             print("requested (delivery \(rowID)); the gatekeeper creates the task")
-            for _ in 0..<60 {
-                let row = try database.read {
-                    try $0.queryFirst("SELECT task_id FROM task_events WHERE delivery_id = ? LIMIT 1", .integer(rowID))
-                }
-                if let taskID = try row?.int64("task_id") {
-                    print("task \(taskID)")
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(100))
+            if let taskID = try await TaskStoreAccess.taskCreated(byDelivery: rowID, in: database) {
+                print("task \(taskID)")
             }
         }
     }
@@ -167,10 +160,8 @@ struct TaskCommentCommand: AsyncParsableCommand {
                 throw CommandFailure(message: "no task \(id)")
             }
             guard task.active else { throw CommandFailure(message: "task \(id) is \(task.state)") }
-            let rowID = try TaskStoreAccess.storeDelivery(
-                database, project: task.project, event: "comment.create",
-                payload: ["author": author, "body": text, "issue": task.issue], task: id)
-            await TaskStoreAccess.wakeGatekeeper(configPath: options.path)
+            let rowID = try await TaskStoreAccess.comment(
+                on: task, text: text, author: author, database: database, configPath: options.path)
             print("comment stored (delivery \(rowID))")
         }
     }
@@ -196,6 +187,33 @@ enum TaskStoreAccess {
         let outcome = try database.write { try $0.insertDelivery(delivery) }
         guard case .stored(let rowID) = outcome else { throw CommandFailure(message: "the request was not stored") }
         return rowID
+    }
+
+    /// Stores a comment on a local task (an answer, `:approved:`, `:rejected: why`) as the REST API does, and wakes the
+    /// gatekeeper; returns the delivery's row id.
+    static func comment(
+        on task: TaskRecord, text: String, author: String, database: Database, configPath: String
+    ) async throws -> Int64 {
+        let rowID = try storeDelivery(
+            database, project: task.project, event: "comment.create",
+            payload: ["author": author, "body": text, "issue": task.issue], task: task.id)
+        await wakeGatekeeper(configPath: configPath)
+        return rowID
+    }
+
+    /// The id of the task a `task.create` delivery created, once the gatekeeper has applied it; nil after `timeout`.
+    static func taskCreated(
+        byDelivery rowID: Int64, in database: Database, timeout: Duration = .seconds(6)
+    ) async throws -> Int64? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let row = try database.read {
+                try $0.queryFirst("SELECT task_id FROM task_events WHERE delivery_id = ? LIMIT 1", .integer(rowID))
+            }
+            if let taskID = try row?.int64("task_id") { return taskID }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
     }
 
     /// Tells the gatekeeper (through a running supervisor) that the inbox has something; best effort: it polls.
