@@ -67,7 +67,8 @@ extension ProcessLevel {
             // The approval went in as a comment by the named human, exactly like `bosun task comment`.
             let database = try Database(path: directory + "/state/bosun.db")
             let comments = try database.read {
-                try $0.query("SELECT body FROM deliveries WHERE event = 'comment.create'")
+                try $0.query(
+                    "SELECT body FROM deliveries JOIN delivery_bodies USING (id) WHERE event = 'comment.create'")
             }.map { String(decoding: try $0.blob("body") ?? [], as: UTF8.self) }
             #expect(comments.count == 1)
             #expect(comments.first?.contains("\"author\":\"you\"") == true)
