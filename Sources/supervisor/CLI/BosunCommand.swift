@@ -18,6 +18,7 @@ struct BosunCommand: AsyncParsableCommand {
             RunCommand.self, StatusCommand.self, RestartCommand.self, RollingRestartCommand.self, StopCommand.self,
             PauseCommand.self, ResumeCommand.self, BreakerCommandLine.self, ReloadCommand.self,
             CheckConfigCommand.self, InitCommand.self, VersionCommand.self, TasksCommand.self, TaskCommand.self,
+            LogsCommand.self,
         ])
 }
 
