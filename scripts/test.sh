@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift format lint --strict --recursive Sources Tests Package.swift
 swift build --build-tests
+scripts/verify-units.sh "$(swift build --show-bin-path)"
 swift test --skip-build
