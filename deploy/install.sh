@@ -113,15 +113,15 @@ elif [ "$fresh" = yes ]; then
     cat <<EOF
 installed: $prefix/bin/{$(IFS=,; echo "${binaries[*]}")}, bosun.service, bosun.socket, $config
 next:
-  edit $config (projects, agents, secrets), then: bosun check-config -c $config
+  edit $config (projects, agents, secrets), then: sudo -u bosun bosun check-config -c $config
   systemctl enable --now bosun.socket bosun.service
-  bosun status -c $config
+  sudo -u bosun bosun status -c $config
 EOF
 else
     cat <<EOF
 upgraded: the binaries and units are replaced; $config is kept.
 move the running processes onto the new binaries:
-  bosun rolling-restart -c $config
+  sudo -u bosun bosun rolling-restart -c $config
 (the supervisor itself runs the new version after its next restart: systemctl restart bosun.service)
 EOF
 fi
