@@ -14,6 +14,19 @@ extension ProcessLevel {
             text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         }
 
+        /// Creates a task on the local project and returns the store and the task's first run once its agent runs.
+        static func startRun(_ bosun: BosunInstance, title: String) async throws -> (Database, RunRecord) {
+            let created = try await bosun.cli(["task", "create", "--project", "demo", "--title", title])
+            #expect(created.status == .exited(code: 0), "\(created.output)")
+            let database = try Database(path: bosun.directory.file("state/bosun.db"))
+            var run: RunRecord?
+            try await eventually(timeout: .seconds(60), "a run under way") {
+                run = try database.read { try $0.liveRuns() }.first { $0.shimPID != nil }
+                return run != nil
+            }
+            return (database, run!)
+        }
+
         @Test("bosun logs NAME shows the file's last lines; bad names, bad -n, unknown runs, missing files say so")
         func processLogs() async throws {
             try await withBosun { bosun in
@@ -125,15 +138,8 @@ extension ProcessLevel {
             try await withBosun(
                 extraConfig: workerConfig(origin: origin), environment: ["BOSUN_TEST_MODE": "chatty-20"]
             ) { bosun in
-                let created = try await bosun.cli(["task", "create", "--project", "demo", "--title", "Chatty"])
-                #expect(created.status == .exited(code: 0), "\(created.output)")
-                let database = try Database(path: bosun.directory.file("state/bosun.db"))
-                var run: RunRecord?
-                try await eventually(timeout: .seconds(60), "a run under way") {
-                    run = try database.read { try $0.liveRuns() }.first { $0.shimPID != nil }
-                    return run != nil
-                }
-                let id = try #require(run?.id)
+                let (database, run) = try await Self.startRun(bosun, title: "Chatty")
+                let id = run.id
                 let startedFollowing = Int64(Date().timeIntervalSince1970 * 1000)
                 let follower = try TestProcess(
                     Binaries.bosun, ["logs", "--run", String(id), "-f", "-c", bosun.configPath],
@@ -215,18 +221,11 @@ extension ProcessLevel {
                     origin: origin, extra: "worker: { drain_s: 20 }\nsupervisor: { stop_grace_s: 1 }"),
                 environment: ["BOSUN_TEST_MODE": "sleep-3"]
             ) { bosun in
-                let created = try await bosun.cli(["task", "create", "--project", "demo", "--title", "Drain"])
-                #expect(created.status == .exited(code: 0), "\(created.output)")
-                let database = try Database(path: bosun.directory.file("state/bosun.db"))
-                var run: RunRecord?
-                try await eventually(timeout: .seconds(60), "a run under way") {
-                    run = try database.read { try $0.liveRuns() }.first { $0.shimPID != nil }
-                    return run != nil
-                }
+                let (database, run) = try await Self.startRun(bosun, title: "Drain")
                 let stopped = try await bosun.cli(["stop"])
                 #expect(stopped.status == .exited(code: 0), "\(stopped.output)")
                 // Without the drain the worker is killed after 1 s and the run is left `running` for the next one.
-                let ended = try #require(try database.read { try $0.run(id: run!.id) })
+                let ended = try #require(try database.read { try $0.run(id: run.id) })
                 #expect(ended.state == "exited" && ended.classification == "success", "\(ended)")
                 #expect(!bosun.output.contains("worker did not stop within"))
             }
