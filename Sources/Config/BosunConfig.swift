@@ -31,6 +31,13 @@ public struct BosunConfig: Sendable, Equatable {
         self.stateDirectory = stateDirectory
         self.listen = listen
     }
+
+    /// How long the supervisor waits for one child to stop before it kills the child's process group:
+    /// `supervisor.stop_grace_s`, and for the worker also `worker.drain_s`, which its stop spends waiting for
+    /// running agents first.
+    public func stopGraceSeconds(for process: String) -> Int {
+        supervisor.stopGraceSeconds + (process == "worker" ? worker.drainSeconds : 0)
+    }
 }
 
 /// A TCP address to listen on.

@@ -44,7 +44,7 @@ public enum ChildRunner {
             }
             var groupConfiguration = ServiceGroupConfiguration(
                 services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            groupConfiguration.maximumGracefulShutdownDuration = .seconds(config.supervisor.stopGraceSeconds)
+            groupConfiguration.maximumGracefulShutdownDuration = .seconds(config.stopGraceSeconds(for: role.rawValue))
             let group = ServiceGroup(configuration: groupConfiguration)
             link.onShutdownRequest { await group.triggerGracefulShutdown() }
             try await group.run()

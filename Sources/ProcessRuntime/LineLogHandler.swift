@@ -43,6 +43,57 @@ public struct LineLogHandler: LogHandler {
         return line.replacingNewlines()
     }
 
+    /// Takes a line that `format` wrote apart again: its level, the text after the level, and the metadata at its
+    /// end (read from the right, so that a message with spaces stays whole). A line that does not start with a
+    /// level (a crash report, a runtime message) has no level, and all of it is text.
+    public static func parse(_ line: String) -> ParsedLogLine {
+        guard let space = line.firstIndex(of: " "), let level = Logger.Level(rawValue: String(line[..<space])) else {
+            return ParsedLogLine(level: nil, text: line, metadata: [:])
+        }
+        let text = String(line[line.index(after: space)...])
+        return ParsedLogLine(level: level, text: text, metadata: trailingMetadata(Array(text.utf8)))
+    }
+
+    /// The `key=value` pairs at the end of `bytes`, as `format` writes them: values with a space, a quote or `=`
+    /// are quoted, with `\"` for a quote. Stops at the first token that is not a pair; a pair needs a space
+    /// before it (the message comes first).
+    private static func trailingMetadata(_ bytes: [UInt8]) -> [String: String] {
+        let space = UInt8(ascii: " ")
+        let quote = UInt8(ascii: "\"")
+        let equals = UInt8(ascii: "=")
+        let backslash = UInt8(ascii: "\\")
+        var metadata: [String: String] = [:]
+        var end = bytes.count
+        while end > 0 {
+            let separator: Int
+            let value: String
+            if bytes[end - 1] == quote {
+                var open = end - 2
+                while open >= 0 && !(bytes[open] == quote && (open == 0 || bytes[open - 1] != backslash)) { open -= 1 }
+                guard open >= 1, bytes[open - 1] == equals else { break }
+                separator = open - 1
+                value = String(decoding: bytes[(open + 1)..<(end - 1)], as: UTF8.self)
+                    .replacingOccurrences(of: "\\\"", with: "\"")
+            } else {
+                var start = end - 1
+                while start >= 0 && bytes[start] != space { start -= 1 }
+                guard let found = bytes[(start + 1)..<end].firstIndex(of: equals),
+                    !bytes[(found + 1)..<end].contains(quote)
+                else { break }
+                separator = found
+                value = String(decoding: bytes[(found + 1)..<end], as: UTF8.self)
+            }
+            var keyStart = separator - 1
+            while keyStart >= 0 && bytes[keyStart] != space { keyStart -= 1 }
+            let key = bytes[(keyStart + 1)..<separator]
+            guard keyStart >= 0, !key.isEmpty, !key.contains(quote), !key.contains(equals) else { break }
+            let name = String(decoding: key, as: UTF8.self)
+            if metadata[name] == nil { metadata[name] = value }
+            end = keyStart
+        }
+        return metadata
+    }
+
     private static func quoted(_ value: String) -> String {
         guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\""
@@ -68,4 +119,14 @@ extension String {
         guard contains(where: \.isNewline) else { return self }
         return split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).joined(separator: "\\n")
     }
+}
+
+/// A log line taken apart by `LineLogHandler.parse`.
+public struct ParsedLogLine: Sendable, Equatable {
+    /// The record's level; nil for a line that is not a log record.
+    public var level: Logger.Level?
+    /// The line after the level: the message and its metadata, as written.
+    public var text: String
+    /// The metadata at the end of the line.
+    public var metadata: [String: String]
 }

@@ -32,7 +32,8 @@ extension Supervisor {
         finishStopping()
     }
 
-    /// Stops one process within the grace period, then kills its process group.
+    /// Stops one process within its grace period (`stop_grace_s`, plus `drain_s` for the worker), then kills its
+    /// process group.
     func stop(_ instance: ChildInstance, name: ChildName, reason: String) async {
         var asked = false
         if let connection = instance.connection {
@@ -48,10 +49,10 @@ extension Supervisor {
         if !asked && known.name(of: instance.pid) != nil {
             kill(instance.pid, SIGTERM)
         }
-        let grace = Duration.seconds(config.supervisor.stopGraceSeconds)
-        if await waitForExit(instance.pid, timeout: grace) { return }
+        let seconds = config.stopGraceSeconds(for: name.rawValue)
+        if await waitForExit(instance.pid, timeout: .seconds(seconds)) { return }
         logger.warning(
-            "\(name.rawValue) did not stop within \(config.supervisor.stopGraceSeconds)s; killing it",
+            "\(name.rawValue) did not stop within \(seconds)s; killing it",
             metadata: ["pid": "\(instance.pid)"])
         if known.name(of: instance.pid) != nil {
             kill(-instance.pid, SIGKILL)

@@ -276,10 +276,9 @@ actor Supervisor {
 
     private func outputSink(for name: ChildName, pid: Int32) -> @Sendable (String) -> Void {
         let file = childLogs[name]!
-        let prefix = "\(name.rawValue)[\(pid)]"
         return { line in
             file.append("[\(pid)] \(line)")
-            LineLogHandler.standardError("\(prefix): \(line)")
+            logRelay.relay(line, identifier: name.program, prefix: name.rawValue, pid: pid)
         }
     }
 

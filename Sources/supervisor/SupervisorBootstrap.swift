@@ -77,8 +77,8 @@ enum SupervisorBootstrap {
     }
 }
 
-/// Where the supervisor's own log lines go: its stderr (journald under systemd) and, once the state directory is
-/// known, `logs/supervisor.log`.
+/// Where the supervisor's own log lines go: the log relay (stderr, or the journal under systemd) and, once the state
+/// directory is known, `logs/supervisor.log`.
 final class SupervisorLogSink: Sendable {
     private let file = Mutex<RotatingLog?>(nil)
 
@@ -88,7 +88,7 @@ final class SupervisorLogSink: Sendable {
 
     func write(_ line: String) {
         file.withLock { $0 }?.append("[\(getpid())] \(line)")
-        LineLogHandler.standardError("bosun[\(getpid())]: \(line)")
+        logRelay.relay(line, identifier: "bosun", prefix: "bosun", pid: getpid())
     }
 }
 

@@ -99,7 +99,10 @@ final class TaskEngine: Sendable {
         case .ignore(let why):
             logger.debug(
                 "event ignored",
-                metadata: ["event": "\(event.kind.rawValue)", "reason": "\(why)", "project": "\(project.name)"])
+                metadata: [
+                    "event": "\(event.kind.rawValue)", "reason": "\(why)", "project": "\(project.name)",
+                    "delivery": "\(deliveryID.map(String.init) ?? "-")",
+                ])
         case .create(let issue, let reason):
             try createTask(
                 issue: issue, author: event.actor, project: project, config: config, reason: reason,

@@ -20,6 +20,7 @@ struct BosunCommand: AsyncParsableCommand {
             CheckConfigCommand.self, InitCommand.self, VersionCommand.self, TasksCommand.self, TaskCommand.self,
             DashboardCommand.self,
             DemoCommand.self,
+            LogsCommand.self,
         ])
 }
 

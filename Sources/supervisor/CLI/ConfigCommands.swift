@@ -32,6 +32,14 @@ struct InitCommand: ParsableCommand {
         abstract: "Write a working starter config (bosun.yaml) and an API token into DIR.")
 
     @Argument(help: "The directory to create or fill.") var directory: String
+    @Option(help: "The state directory the config names (default: ./state, beside the config).")
+    var stateDir = "./state"
+
+    func validate() throws {
+        guard !stateDir.isEmpty, !stateDir.contains(where: { $0.isNewline || ($0.asciiValue ?? 32) < 32 }) else {
+            throw ValidationError("--state-dir must be a path, not \"\(stateDir)\"")
+        }
+    }
 
     func run() throws {
         let fileManager = FileManager.default
@@ -50,7 +58,8 @@ struct InitCommand: ParsableCommand {
             fileManager.createFile(
                 atPath: tokenPath, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]),
             fileManager.createFile(
-                atPath: configPath, contents: Data(StarterConfig.text.utf8), attributes: [.posixPermissions: 0o640])
+                atPath: configPath, contents: Data(StarterConfig.text(stateDirectory: stateDir).utf8),
+                attributes: [.posixPermissions: 0o640])
         else {
             fail("cannot write into \(directory)")
         }
@@ -73,7 +82,21 @@ struct InitCommand: ParsableCommand {
 
 /// The config `bosun init` writes: every section with its defaults, so that the file documents itself.
 enum StarterConfig {
-    static let text = """
+    /// The starter config with `state_dir` set to `stateDirectory`.
+    static func text(stateDirectory: String = "./state") -> String {
+        let plain = stateDirectory.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "/._-".contains($0)) }
+        let value =
+            plain
+            ? stateDirectory
+            : "\""
+                + stateDirectory.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        let line = "state_dir: \(value)"
+        let padded = line.padding(toLength: max(line.count + 1, 34), withPad: " ", startingAt: 0)
+        return template.replacingOccurrences(of: "state_dir: ./state                ", with: padded)
+    }
+
+    private static let template = """
         # Bosun configuration. Only state_dir and listen are required; every other value shown is the default.
         # Relative paths are relative to this file. Check it with: bosun check-config -c bosun.yaml
 

@@ -50,7 +50,7 @@ struct RestartCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let config = try? ConfigLoader.load(path: options.path)
-            let wait = (config?.supervisor.readyTimeoutSeconds ?? 30) + (config?.supervisor.stopGraceSeconds ?? 10) + 10
+            let wait = (config?.supervisor.readyTimeoutSeconds ?? 30) + (config?.stopGraceSeconds(for: name) ?? 10) + 10
             let status = try await ControlClient.send(
                 Restart(name: name), configPath: options.path, timeout: .seconds(wait))
             print("\(status.name) restarted: pid \(status.pid.map(String.init) ?? "-"), \(status.state.rawValue)")
@@ -69,7 +69,7 @@ struct RollingRestartCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let config = try? ConfigLoader.load(path: options.path)
-            let each = (config?.supervisor.readyTimeoutSeconds ?? 30) + (config?.supervisor.stopGraceSeconds ?? 10)
+            let each = (config?.supervisor.readyTimeoutSeconds ?? 30) + (config?.stopGraceSeconds(for: "worker") ?? 10)
             let report = try await ControlClient.send(
                 RollingRestart(), configPath: options.path, timeout: .seconds(3 * each + 10))
             for step in report.steps {
@@ -88,7 +88,7 @@ struct StopCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let grace = (try? ConfigLoader.load(path: options.path))?.supervisor.stopGraceSeconds ?? 10
+            let grace = (try? ConfigLoader.load(path: options.path))?.stopGraceSeconds(for: "worker") ?? 10
             let exited = try await ControlClient.withConnection(configPath: options.path) { connection in
                 _ = try await connection.request(Stop(reason: "bosun stop"))
                 return await withTaskGroup(of: Bool.self) { group in

@@ -173,7 +173,9 @@ final class JobRunner: Sendable {
     }
 
     private func start(_ job: JobRecord, lease: JobLease, config: BosunConfig) async {
-        var metadata: Logger.Metadata = ["job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempt)"]
+        var metadata: Logger.Metadata = [
+            "task": "\(job.taskID)", "job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempt)",
+        ]
         defer { _ = state.withLock { $0.preparing.removeValue(forKey: job.id) } }
         guard let spec = try? JSONColumn.decode(job.spec, as: JobSpec.self) else {
             await fail(job, lease: lease, reason: "the job's spec is not readable", retry: false)

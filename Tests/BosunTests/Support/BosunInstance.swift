@@ -15,8 +15,12 @@ final class BosunInstance: @unchecked Sendable {
     let process: TestProcess
 
     /// Writes a config (`state_dir`, `listen` on port 0, fast restarts, plus `extra` YAML) and starts the
-    /// supervisor. Does not wait for readiness.
-    init(extraConfig extra: String = "", environment: [String: String] = [:], files: [String: String] = [:]) throws {
+    /// supervisor, through `launcher` (a command that ends by running its arguments) if given. Does not wait for
+    /// readiness.
+    init(
+        extraConfig extra: String = "", environment: [String: String] = [:], files: [String: String] = [:],
+        launcher: [String] = []
+    ) throws {
         directory = TemporaryDirectory("bosun-it")
         for (name, text) in files { try directory.write(name, text, mode: 0o600) }
         configPath = try directory.write(
@@ -26,9 +30,9 @@ final class BosunInstance: @unchecked Sendable {
             listen: 127.0.0.1:0
             \(extra)
             """)
+        let command = launcher + [Binaries.bosun, "run", "-c", configPath]
         process = try TestProcess(
-            Binaries.bosun, ["run", "-c", configPath], environment: environment,
-            output: directory.file("supervisor.out"))
+            command[0], Array(command.dropFirst()), environment: environment, output: directory.file("supervisor.out"))
     }
 
     var output: String { process.output }

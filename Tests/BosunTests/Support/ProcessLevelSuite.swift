@@ -9,9 +9,9 @@ enum ProcessLevel {}
 /// Starts a supervisor, runs `body`, and always cleans up its processes.
 func withBosun(
     extraConfig: String = "", environment: [String: String] = [:], files: [String: String] = [:],
-    waitForReady: Bool = true, _ body: (BosunInstance) async throws -> Void
+    launcher: [String] = [], waitForReady: Bool = true, _ body: (BosunInstance) async throws -> Void
 ) async throws {
-    let bosun = try BosunInstance(extraConfig: extraConfig, environment: environment, files: files)
+    let bosun = try BosunInstance(extraConfig: extraConfig, environment: environment, files: files, launcher: launcher)
     do {
         if waitForReady { try await bosun.waitUntilReady() }
         try await body(bosun)

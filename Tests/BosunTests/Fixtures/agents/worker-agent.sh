@@ -3,10 +3,22 @@
 #   sleep-N      works N seconds, writes the analysis, succeeds
 #   hang         ignores SIGTERM and never ends (the timeout must kill its group)
 #   rate-limit   reports a rejected rate limit in Claude Code's stream-json and exits 1
+#   chatty-N     prints "line 1" … "line N", one every 0.2 s, then succeeds like sleep-N
 mkdir -p .bosun
 case "$BOSUN_TEST_MODE" in
 sleep-*)
     sleep "${BOSUN_TEST_MODE#sleep-}"
+    echo "analysis" > .bosun/analysis.md
+    echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1,"output_tokens":1}}'
+    ;;
+chatty-*)
+    count=${BOSUN_TEST_MODE#chatty-}
+    i=1
+    while [ "$i" -le "$count" ]; do
+        echo "line $i"
+        sleep 0.2
+        i=$((i + 1))
+    done
     echo "analysis" > .bosun/analysis.md
     echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1,"output_tokens":1}}'
     ;;
