@@ -14,28 +14,35 @@
 ///
 /// Everything else (`workflow_run`, `check_suite`, review requests, dismissed reviews, edits) → nil.
 enum GitHubNormalizer {
+    /// Top-level members no mapping reads; the largest part of most payloads (`repository` alone is about half of
+    /// an `issues` body), checked for syntax but not built.
+    static let unread: Set<String> = ["repository", "organization", "enterprise", "installation"]
+
     static func normalize(event: String, body: [UInt8]) throws(NormalizationError) -> TrackerEvent? {
+        func parse(_ body: [UInt8]) throws(NormalizationError) -> JSONObject {
+            try JSONValue.parseObject(body, skipping: unread)
+        }
         switch event {
         case "ping":
-            let payload = try JSONValue.parseObject(body)
+            let payload = try parse(body)
             let sender = try payload.optionalObject("sender")
             return TrackerEvent(kind: .ping, actor: try sender?.optionalString("login") ?? "")
         case "issues":
-            return try issues(try JSONValue.parseObject(body))
+            return try issues(try parse(body))
         case "issue_comment":
-            return try issueComment(try JSONValue.parseObject(body))
+            return try issueComment(try parse(body))
         case "pull_request":
-            return try pullRequest(try JSONValue.parseObject(body))
+            return try pullRequest(try parse(body))
         case "pull_request_review":
-            return try review(try JSONValue.parseObject(body))
+            return try review(try parse(body))
         case "pull_request_review_comment":
-            return try reviewComment(try JSONValue.parseObject(body))
+            return try reviewComment(try parse(body))
         case "push":
-            return try push(try JSONValue.parseObject(body))
+            return try push(try parse(body))
         case "status":
-            return try status(try JSONValue.parseObject(body))
+            return try status(try parse(body))
         case "check_run":
-            return try checkRun(try JSONValue.parseObject(body))
+            return try checkRun(try parse(body))
         default:
             return nil
         }

@@ -6,6 +6,7 @@ struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    private var skippedKeys: Set<String> = []
 
     /// Why the text is not JSON, with the byte offset.
     struct Failure: Error, CustomStringConvertible {
@@ -16,8 +17,12 @@ struct JSONParser {
         var description: String { "\(message) at byte \(offset)" }
     }
 
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    /// Parses `bytes` as one JSON value. Members of the top-level object named in `skipping` are checked for
+    /// syntax but not built: a normalizer that never reads a payload's `repository` does not pay for its hundred
+    /// fields.
+    static func parse(_ bytes: [UInt8], skipping: Set<String> = []) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
+        parser.skippedKeys = skipping
         parser.skipWhitespace()
         let value = try parser.value()
         parser.skipWhitespace()
@@ -89,7 +94,11 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
-            fields.append(key, try value())
+            if depth == 1, !skippedKeys.isEmpty, skippedKeys.contains(key) {
+                try skipValue()
+            } else {
+                fields.append(key, try value())
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -125,6 +134,80 @@ struct JSONParser {
             index += 1
             return .array(elements)
         }
+    }
+
+    /// Moves past one value, checking its syntax as `value()` would, without building it.
+    private mutating func skipValue() throws(Failure) {
+        guard index < bytes.count else { throw failure("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            try enter()
+            defer { depth -= 1 }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count && bytes[index] == close {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                if close == UInt8(ascii: "}") {
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                        throw failure("expected a key")
+                    }
+                    try skipString()
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
+                    index += 1
+                    skipWhitespace()
+                }
+                try skipValue()
+                skipWhitespace()
+                guard index < bytes.count else { throw failure("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == close else { throw failure("expected ',' or a closing bracket") }
+                index += 1
+                return
+            }
+        case UInt8(ascii: "\""):
+            try skipString()
+        default:
+            _ = try value()  // a number or a literal: small, and checked by the same code
+        }
+    }
+
+    /// Moves past one string, checking its escapes and control characters, without decoding it.
+    private mutating func skipString() throws(Failure) {
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
+            if byte < 0x20 { throw failure("a control character in a string") }
+            guard byte == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
+            index += 1
+            guard index < bytes.count else { throw failure("unexpected end of input") }
+            switch bytes[index] {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                index += 1
+            case UInt8(ascii: "u"):
+                index += 1
+                _ = try hex4()
+            default:
+                throw failure("an invalid escape")
+            }
+        }
+        throw failure("an unterminated string")
     }
 
     private mutating func string() throws(Failure) -> String {

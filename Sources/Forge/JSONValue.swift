@@ -14,11 +14,11 @@ enum JSONValue: Sendable, Equatable {
     /// the bound keeps recursive parsing far from the stack's end whatever a sender nests.
     static let maximumDepth = 64
 
-    /// Parses `bytes` as one JSON object.
-    static func parseObject(_ bytes: [UInt8]) throws(NormalizationError) -> JSONObject {
+    /// Parses `bytes` as one JSON object; top-level members named in `skipping` are checked but not kept.
+    static func parseObject(_ bytes: [UInt8], skipping: Set<String> = []) throws(NormalizationError) -> JSONObject {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(bytes)
+            value = try JSONParser.parse(bytes, skipping: skipping)
         } catch  where error.tooDeep {
             throw NormalizationError(.tooDeep, "the body nests deeper than \(maximumDepth) levels", cause: error)
         } catch {

@@ -359,6 +359,31 @@ struct NormalizerTests {
         #expect(large?.issue?.body.utf8.count == 4 << 20)
     }
 
+    @Test("members no mapping reads (repository, organization) are not built, but their syntax is still checked")
+    func unreadMembers() throws {
+        // The fixture with its repository object replaced by raw text: a placeholder string, swapped after encoding.
+        let template = String(
+            decoding: try edit("github/issues.labeled.json") { $0["repository"] = "@@repository@@" }, as: UTF8.self)
+        func replacingRepository(_ raw: String) -> String {
+            template.replacingOccurrences(of: "\"@@repository@@\"", with: raw)
+        }
+        let labeled = try String(decoding: bytes("github/issues.labeled.json"), as: UTF8.self)
+        let plain = try DeliveryNormalizer.normalize(
+            source: "github", event: "issues", headers: [:], body: Array(labeled.utf8))
+        let skipped = try DeliveryNormalizer.normalize(
+            source: "github", event: "issues", headers: [:],
+            body: Array(replacingRepository(#"{"x": [1, 2.5e3, true, null, {"y": "\u00e9\n"}]}"#).utf8))
+        #expect(plain != nil && skipped == plain)
+        for (bad, code) in [
+            (#"{"x": "\u00zz"}"#, NormalizationError.Code.malformedJSON), (#"{"x": [1, 2,]}"#, .malformedJSON),
+            ("{\"x\": \"tab\there\"}", .malformedJSON), (#"{"x" 1}"#, .malformedJSON), (#"{"x": 01}"#, .malformedJSON),
+            (#"{"x": tru}"#, .malformedJSON), (#"{"x": "\q"}"#, .malformedJSON), (#"{"x": [}"#, .malformedJSON),
+            (String(repeating: "[", count: 100) + String(repeating: "]", count: 100), .tooDeep),
+        ] {
+            #expect(refusal("github", "issues", replacingRepository(bad)) == code, "\(bad)")
+        }
+    }
+
     @Test("unknown event names yield nothing, whatever the body; an unknown source is an error")
     func unknownEvents() throws {
         for (source, event) in [
