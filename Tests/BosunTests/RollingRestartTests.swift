@@ -41,12 +41,14 @@ extension ProcessLevel {
                             if (200..<300).contains(reply.status) {
                                 tally.acknowledged.withLock { $0.append(delivery) }
                             } else {
-                                tally.failed.withLock { $0.append("\(delivery): HTTP \(reply.status) \(reply.body)") }
+                                tally.failed.withLock {
+                                    $0.append("\(delivery) at \(Date()): HTTP \(reply.status) \(reply.body)")
+                                }
                             }
                         } catch HTTPTestClient.Failure.refused {
                             tally.refused.add(1, ordering: .relaxed)
                         } catch {
-                            tally.failed.withLock { $0.append("\(delivery): \(error)") }
+                            tally.failed.withLock { $0.append("\(delivery) at \(Date()): \(error)") }
                         }
                         if !keepAlive { client.disconnect() }
                     }

@@ -207,6 +207,11 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
         else {
             return
         }
+        // Stop accepting first, then give the connections already accepted time to reach the accept loop before
+        // the listener closes: a connection still buffered in the listener's stream when it closes is dropped with
+        // its request unanswered (and NIO traps on its unfinished writer in debug builds).
+        try? await listener.setOption(ChannelOptions.autoRead, value: false).get()
+        try? await Task.sleep(for: .milliseconds(200))
         try? await listener.close()
         logger.info("stopped accepting connections")
     }

@@ -20,6 +20,8 @@ final class TemporaryDirectory: Sendable {
     }
 
     deinit {
+        // BOSUN_KEEP_TEST_DIRS=1 keeps them (logs, the store) for a post-mortem of a failed test.
+        guard ProcessInfo.processInfo.environment["BOSUN_KEEP_TEST_DIRS"] == nil else { return }
         try? FileManager.default.removeItem(atPath: path)
     }
 
