@@ -35,6 +35,7 @@ start, stop = _gatekeeper.start, _gatekeeper.stop
 insert_deliveries = _load("inbox", "../inbox.py").insert_deliveries
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+READY_WORKTREES = 2  # worker.ready_worktrees; --ready-worktrees
 
 
 def make_origin(scratch):
@@ -58,7 +59,7 @@ def write_config(scratch, origin, argv, concurrency):
         f.write(f"""state_dir: ./state
 listen: 127.0.0.1:0
 durability: normal
-worker: {{ max_concurrency: {concurrency}, lease_s: 300, heartbeat_s: 30 }}
+worker: {{ max_concurrency: {concurrency}, lease_s: 300, heartbeat_s: 30, ready_worktrees: {READY_WORKTREES} }}
 agents:
   bench: {{ argv: {json.dumps(argv)}, probe: [/bin/true] }}
 projects:
@@ -209,7 +210,10 @@ def main():
     parser.add_argument("--concurrent", type=int, default=1000)
     parser.add_argument("--trivial", type=int, default=1000)
     parser.add_argument("--latency", type=int, default=200)
+    parser.add_argument("--ready-worktrees", type=int, default=2, help="worker.ready_worktrees (0 disables the pool)")
     args = parser.parse_args()
+    global READY_WORKTREES
+    READY_WORKTREES = args.ready_worktrees
     binary_dir = os.path.abspath(args.bin)
     if args.latency:
         latency(binary_dir, args.latency)

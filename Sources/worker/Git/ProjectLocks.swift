@@ -20,6 +20,12 @@ final class ProjectLocks: Sendable {
         return try await body()
     }
 
+    /// True if someone is waiting for `project`'s lock: work that only pays off when the project is idle (the
+    /// pool of ready worktrees) gives way.
+    func hasWaiters(_ project: String) -> Bool {
+        state.withLock { !($0.waiters[project]?.isEmpty ?? true) }
+    }
+
     private func acquire(_ project: String) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { state in

@@ -236,7 +236,11 @@ final class WorktreeManager: Sendable {
                 }
                 try Self.makeDirectory(layout.worktrees + "/.pool")
                 try Self.makeDirectory(directory)
-                while (pool.withLock { $0[project.name]?.entries.count ?? 0 }) < poolSize {
+                // Ready worktrees pay off on an idle project; on a busy one each would be a second checkout per
+                // task, made while tasks wait for the lock. Refilling stops as soon as anyone waits.
+                while (pool.withLock { $0[project.name]?.entries.count ?? 0 }) < poolSize,
+                    !locks.hasWaiters(project.name)
+                {
                     let path = directory + "/" + Self.randomSuffix()
                     try await git.check(
                         ["worktree", "add", "--quiet", "--detach", path, commit], at: .repository(repository))
