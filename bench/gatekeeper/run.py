@@ -25,16 +25,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-def _load(name, path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-control_status = _load("intake_bench", "../intake/run.py").control_status
-insert_deliveries = _load("inbox", "../inbox.py").insert_deliveries
+sys.path.insert(0, os.path.join(HERE, ".."))
+from bosun_bench import insert_deliveries, start, stop  # noqa: E402
 
 FIXTURES = os.path.join(HERE, "../../Tests/BosunTests/Fixtures/webhooks/github")
 SECRET = b"bench-secret"
@@ -64,27 +56,6 @@ projects:
     authors: [Codertocat]
 """)
     return config
-
-
-def start(binary_dir, config, scratch, name):
-    log = open(os.path.join(scratch, name + ".log"), "w")
-    process = subprocess.Popen([os.path.join(binary_dir, "bosun"), "run", "-c", config], stdout=log, stderr=log)
-    control = os.path.join(scratch, "state/run/control.sock")
-    for _ in range(600):
-        try:
-            status = control_status(control)
-            if all(p["state"] == "ready" for p in status["processes"]):
-                return process, status["supervisor"]["listen"]
-        except OSError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    sys.exit("bosun did not become ready; see " + log.name)
-
-
-def stop(binary_dir, config, process):
-    subprocess.run([os.path.join(binary_dir, "bosun"), "stop", "-c", config], capture_output=True)
-    process.wait(timeout=60)
 
 
 def fill_inbox(db_path, count):

@@ -9,13 +9,10 @@ Usage: bench/intake/run.py --bin .build/release [--duration 10] [--payload FILE]
 import argparse
 import hashlib
 import hmac
-import json
 import os
 import re
 import signal
-import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import tempfile
@@ -26,27 +23,11 @@ DEFAULT_PAYLOAD = os.path.join(HERE, "../../Tests/BosunTests/Fixtures/webhooks/g
 SECRET = b"bench-secret"
 
 
-def control_status(path):
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
-
-    def request(type_, payload, id_):
-        body = json.dumps({"v": 1, "id": id_, "kind": "request", "type": type_, "payload": payload}).encode()
-        sock.sendall(struct.pack(">I", len(body)) + body)
-        header = sock.recv(4, socket.MSG_WAITALL)
-        (length,) = struct.unpack(">I", header)
-        data = b""
-        while len(data) < length:
-            data += sock.recv(length - len(data))
-        return json.loads(data)
-
-    request("hello", {"role": "cli", "pid": os.getpid(), "program": "bench", "version": "bench"}, 1)
-    reply = request("status", {}, 2)["payload"]
-    sock.close()
-    return reply
+sys.path.insert(0, os.path.join(HERE, ".."))
+from bosun_bench import start  # noqa: E402
 
 
-def start(binary_dir, durability, scratch):
+def write_config(scratch, durability):
     with open(os.path.join(scratch, "secret"), "wb") as f:
         f.write(SECRET)
     config = os.path.join(scratch, "bosun.yaml")
@@ -54,19 +35,7 @@ def start(binary_dir, durability, scratch):
         f.write(f"state_dir: ./state\nlisten: 127.0.0.1:0\ndurability: {durability}\n"
                 "projects:\n  - name: demo\n    tracker: github\n    repo: {{ url: https://github.com/acme/demo.git }}\n"
                 "    webhook: {{ secret_file: ./secret }}\n".replace("{{", "{").replace("}}", "}"))
-    log = open(os.path.join(scratch, "bosun.log"), "w")
-    process = subprocess.Popen([os.path.join(binary_dir, "bosun"), "run", "-c", config], stdout=log, stderr=log)
-    control = os.path.join(scratch, "state/run/control.sock")
-    for _ in range(300):
-        try:
-            status = control_status(control)
-            if all(p["state"] == "ready" for p in status["processes"]):
-                return process, status["supervisor"]["listen"]
-        except OSError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    sys.exit("bosun did not become ready; see " + log.name)
+    return config
 
 
 def inbox_rows(scratch):
@@ -91,7 +60,7 @@ def main():
     failed = False
     for durability in ("full", "normal"):
         scratch = tempfile.mkdtemp(prefix="bosun-intake-")
-        process, listen = start(args.bin, durability, scratch)
+        process, listen = start(args.bin, write_config(scratch, durability), scratch, "bosun")
         try:
             for connections in [int(c) for c in args.connections.split(",")]:
                 before = inbox_rows(scratch)

@@ -22,17 +22,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-def _load(name, path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_gatekeeper = _load("gatekeeper_bench", "../gatekeeper/run.py")
-start, stop = _gatekeeper.start, _gatekeeper.stop
-insert_deliveries = _load("inbox", "../inbox.py").insert_deliveries
+sys.path.insert(0, os.path.join(HERE, ".."))
+from bosun_bench import insert_deliveries, start, stop  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY_WORKTREES = 2  # worker.ready_worktrees; --ready-worktrees
