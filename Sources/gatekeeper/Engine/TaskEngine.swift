@@ -33,36 +33,49 @@ final class TaskEngine: Sendable {
 
     // MARK: Deliveries
 
-    /// Applies up to `limit` unprocessed deliveries, oldest first. They share one transaction (one commit for the
-    /// batch) but each is applied inside its own savepoint: whole or not at all. A delivery that cannot be applied
-    /// (a bug, a payload that breaks an assumption) is rolled back, logged and marked processed, so that it cannot
-    /// block the inbox; a store that is busy or full aborts the batch, which is retried whole.
+    /// Applies up to `limit` unprocessed deliveries, oldest first, in one transaction (one commit for the batch),
+    /// each as `applyEach` says.
     func processInbox(limit: Int = 256) throws -> PassResult {
         let config = config()
         return try database.write { transaction in
-            var result = PassResult()
-            for delivery in try transaction.unprocessedDeliveries(limit: limit) {
-                let now = clock()
-                do {
-                    try transaction.savepoint {
-                        guard try transaction.markDeliveryProcessed(id: delivery.id, atMs: now) else { return }
-                        var unit = PassResult()
-                        try apply(delivery, config: config, transaction, &unit)
-                        result.jobsEnqueued += unit.jobsEnqueued
-                        result.effectsQueued += unit.effectsQueued
-                    }
-                } catch let error as StoreError where error.isTransient {
-                    throw error
-                } catch {
-                    logger.error(
-                        "delivery could not be applied; skipped",
-                        metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
-                    _ = try transaction.markDeliveryProcessed(id: delivery.id, atMs: now)
-                }
-                result.processed += 1
-            }
-            return result
+            try applyEach(
+                try transaction.unprocessedDeliveries(limit: limit), named: "delivery", transaction,
+                metadata: { ["delivery": "\($0.id)"] },
+                markApplied: { try transaction.markDeliveryProcessed(id: $0.id, atMs: $1) },
+                apply: { try apply($0, config: config, transaction, &$1) })
         }
+    }
+
+    /// Applies each input in its own savepoint, marked applied in the same savepoint: whole or not at all. An input
+    /// that cannot be applied (a bug, a payload that breaks an assumption) is rolled back, logged and marked applied,
+    /// so that it cannot block the others; a store that is busy or full aborts the batch, which is retried whole.
+    /// `markApplied` returns false if the input already was (another gatekeeper got there first).
+    private func applyEach<Input>(
+        _ inputs: [Input], named name: String, _ transaction: Transaction, metadata: (Input) -> Logger.Metadata,
+        markApplied: (Input, Int64) throws -> Bool, apply: (Input, inout PassResult) throws -> Void
+    ) throws -> PassResult {
+        var result = PassResult()
+        for input in inputs {
+            let now = clock()
+            do {
+                try transaction.savepoint {
+                    guard try markApplied(input, now) else { return }
+                    var unit = PassResult()
+                    try apply(input, &unit)
+                    result.jobsEnqueued += unit.jobsEnqueued
+                    result.effectsQueued += unit.effectsQueued
+                }
+            } catch let error as StoreError where error.isTransient {
+                throw error
+            } catch {
+                logger.error(
+                    "\(name) could not be applied; skipped",
+                    metadata: metadata(input).merging(["error": "\(error)"]) { $1 })
+                _ = try markApplied(input, now)
+            }
+            result.processed += 1
+        }
+        return result
     }
 
     private func apply(
@@ -405,28 +418,14 @@ final class TaskEngine: Sendable {
     func applyOutcomes(limit: Int = 256) throws -> PassResult {
         let config = config()
         return try database.write { transaction in
-            var result = PassResult()
-            for job in try transaction.unappliedOutcomes(limit: limit) {
-                let now = clock()
-                do {
-                    try transaction.savepoint {
-                        try transaction.markOutcomeApplied(jobID: job.id, atMs: now)
-                        var unit = PassResult()
-                        try applyOutcome(of: job, config: config, transaction, &unit)
-                        result.jobsEnqueued += unit.jobsEnqueued
-                        result.effectsQueued += unit.effectsQueued
-                    }
-                } catch let error as StoreError where error.isTransient {
-                    throw error
-                } catch {
-                    logger.error(
-                        "job outcome could not be applied; skipped",
-                        metadata: ["job": "\(job.id)", "error": "\(error)"])
+            try applyEach(
+                try transaction.unappliedOutcomes(limit: limit), named: "job outcome", transaction,
+                metadata: { ["job": "\($0.id)"] },
+                markApplied: { job, now in
                     try transaction.markOutcomeApplied(jobID: job.id, atMs: now)
-                }
-                result.processed += 1
-            }
-            return result
+                    return true
+                },
+                apply: { try applyOutcome(of: $0, config: config, transaction, &$1) })
         }
     }
 
