@@ -24,12 +24,18 @@ public enum DeliveryNormalizer {
     public static func normalize(
         source: String, event: String, headersJSON: String, body: [UInt8]
     ) throws(NormalizationError) -> TrackerEvent? {
-        try normalize(
+        var headers: JSONFields??  // parsed at the first lookup, once
+        return try normalize(
             source: source, event: event,
             header: { name in
-                guard case .object(let fields)? = try? JSONParser.parse(Array(headersJSON.utf8)),
-                    case .string(let value)? = fields[name]
-                else { return nil }
+                if headers == nil {
+                    guard case .object(let fields)? = try? JSONParser.parse(Array(headersJSON.utf8)) else {
+                        headers = .some(nil)
+                        return nil
+                    }
+                    headers = fields
+                }
+                guard case .string(let value)? = headers??[name] else { return nil }
                 return value
             }, body: body)
     }

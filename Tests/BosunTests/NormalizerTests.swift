@@ -359,6 +359,20 @@ struct NormalizerTests {
         #expect(large?.issue?.body.utf8.count == 4 << 20)
     }
 
+    @Test("a Gitea comment is on a pull request when the stored headers say pull_request_comment")
+    func giteaEventTypeFromStoredHeaders() throws {
+        let body = try bytes("gitea/issue_comment.created.json")
+        func normalized(_ headersJSON: String) throws -> TrackerEvent? {
+            try DeliveryNormalizer.normalize(
+                source: "gitea", event: "issue_comment", headersJSON: headersJSON, body: body)
+        }
+        #expect(try normalized(#"{"x-gitea-event-type":"pull_request_comment"}"#)?.pullRequest != nil)
+        #expect(try normalized(#"{"x-forgejo-event-type":"pull_request_comment"}"#)?.pullRequest != nil)
+        #expect(try normalized(#"{"x-gitea-event-type":"issue_comment"}"#)?.pullRequest == nil)
+        #expect(try normalized("{}")?.pullRequest == nil)
+        #expect(try normalized("not json")?.kind == .commentCreated, "unreadable headers count as none")
+    }
+
     @Test("members no mapping reads (repository, organization) are not built, but their syntax is still checked")
     func unreadMembers() throws {
         // The fixture with its repository object replaced by raw text: a placeholder string, swapped after encoding.
@@ -420,8 +434,14 @@ struct NormalizerTests {
     private func normalize(_ fixture: WebhookFixture) throws -> TrackerEvent? {
         var headers: [String: String] = [:]
         if let eventType = fixture.eventType { headers["x-gitea-event-type"] = eventType }
-        return try DeliveryNormalizer.normalize(
+        let event = try DeliveryNormalizer.normalize(
             source: fixture.forge, event: fixture.event, headers: headers, body: fixture.body)
+        // The gatekeeper's path: the headers as the inbox stores them, a JSON object.
+        let stored = String(decoding: try JSONSerialization.data(withJSONObject: headers), as: UTF8.self)
+        let fromStore = try DeliveryNormalizer.normalize(
+            source: fixture.forge, event: fixture.event, headersJSON: stored, body: fixture.body)
+        #expect(fromStore == event, "\(fixture.path) read from the store's headers")
+        return event
     }
 
     private func fixture(_ path: String) throws -> WebhookFixture {
