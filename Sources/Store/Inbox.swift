@@ -91,15 +91,19 @@ extension Transaction {
 extension Database {
     /// How many deliveries wait for the gatekeeper, and since when.
     public func inboxDepth() throws -> InboxDepth {
-        try read { transaction in
-            let row = try transaction.queryFirst(
-                """
-                SELECT COUNT(*) AS unprocessed, MIN(received_at_ms) AS oldest
-                FROM deliveries WHERE processed_at_ms IS NULL
-                """)
-            return InboxDepth(
-                unprocessed: try row?.int("unprocessed") ?? 0, oldestReceivedAtMs: try row?.int64("oldest"))
-        }
+        try read { try $0.inboxDepth() }
+    }
+}
+
+extension Transaction {
+    /// How many deliveries wait for the gatekeeper, and since when.
+    public func inboxDepth() throws(StoreError) -> InboxDepth {
+        let row = try queryFirst(
+            """
+            SELECT COUNT(*) AS unprocessed, MIN(received_at_ms) AS oldest
+            FROM deliveries WHERE processed_at_ms IS NULL
+            """)
+        return InboxDepth(unprocessed: try row?.int("unprocessed") ?? 0, oldestReceivedAtMs: try row?.int64("oldest"))
     }
 }
 

@@ -136,8 +136,7 @@ extension Transaction {
                 stage: try row.required("stage", row.string),
                 startedAtMs: try row.required("started_at_ms", row.int64))
         }
-        let inbox = try queryFirst(
-            "SELECT COUNT(*) AS n, MIN(received_at_ms) AS oldest FROM deliveries WHERE processed_at_ms IS NULL")
+        let inbox = try inboxDepth()
         let outbox = try counts("SELECT kind, state, COUNT(*) AS n FROM outbox GROUP BY kind, state")
         var failedAttempts: [String: Int] = [:]
         for row in try query(
@@ -151,7 +150,7 @@ extension Transaction {
         let pending = try queryFirst("SELECT MIN(created_at_ms) AS oldest FROM outbox WHERE state = 'pending'")
         return WorkFigures(
             jobs: jobs, retryingJobs: retrying, activeTasks: activeTasks, liveRuns: liveRuns, oldestLiveRuns: oldest,
-            inbox: InboxDepth(unprocessed: try inbox?.int("n") ?? 0, oldestReceivedAtMs: try inbox?.int64("oldest")),
+            inbox: inbox,
             outbox: outbox, outboxFailedAttempts: failedAttempts,
             oldestPendingEffectAtMs: try pending?.int64("oldest"))
     }

@@ -21,11 +21,12 @@ enum IngressMain {
                 database: writer, checkpointer: try config.openDatabase(), logger: context.logger
             ) { _ in wakes.continuation.yield() }
             let metrics = IngressMetrics()
+            let health = HealthCache(reader: reader, link: context.link)
             var app = IngressApp(
-                config: context.config, inbox: inbox, health: HealthCache(reader: reader, link: context.link),
+                config: context.config, inbox: inbox, health: health,
                 bodies: BodyBudget(limit: config.ingress.maxInflightBodyBytes), metrics: metrics,
                 logger: context.logger)
-            let api = TasksAPI(config: context.config, reader: reader, inbox: inbox, link: context.link)
+            let api = TasksAPI(config: context.config, reader: reader, inbox: inbox, health: health)
             app.api = api
             app.dashboard = Dashboard(config: context.config, api: api, logger: context.logger)
             let current = context.config

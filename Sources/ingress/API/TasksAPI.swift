@@ -14,7 +14,8 @@ struct TasksAPI: Sendable {
     let config: CurrentConfig
     let reader: Database
     let inbox: InboxWriter
-    let link: SupervisorLink
+    /// The supervisor's status, fetched at most once a second whatever the request rate (shared with `/metrics`).
+    let health: HealthCache
 
     /// Largest accepted API request body.
     static let maxBodyBytes = 1 << 20
@@ -262,14 +263,13 @@ struct TasksAPI: Sendable {
         }
     }
 
-    /// What `/api/v1/state` reports: the supervisor's view of the processes and the breaker (nil fields if it does
-    /// not answer within 2 s) and the store's counts.
+    /// What `/api/v1/state` reports: the supervisor's view of the processes and the breaker (at most a second old;
+    /// nil fields if it does not answer within 2 s) and the store's counts.
     func serviceState() async throws -> ServiceState {
-        let status = try? await link.request(Status(), timeout: .seconds(2))
+        let status = await health.supervisorStatus()
         let now = Clock.nowMilliseconds
         return try reader.read { transaction in
-            let depth = try transaction.queryFirst(
-                "SELECT COUNT(*) AS n, MIN(received_at_ms) AS oldest FROM deliveries WHERE processed_at_ms IS NULL")
+            let depth = try transaction.inboxDepth()
             var preflight: [String: String] = [:]
             for row in try transaction.query(
                 "SELECT name, value FROM operator_flags WHERE name LIKE 'preflight.%'")
@@ -283,8 +283,8 @@ struct TasksAPI: Sendable {
                 retrying: try transaction.retryingJobCount(nowMs: now), tasks: try transaction.taskCountsByState(),
                 runningRuns: try transaction.liveRuns(),
                 inbox: InboxState(
-                    unprocessed: try depth?.int("n") ?? 0,
-                    lagS: Double(max(0, now - ((try depth?.int64("oldest")) ?? now))) / 1000),
+                    unprocessed: depth.unprocessed,
+                    lagS: Double(max(0, now - (depth.oldestReceivedAtMs ?? now))) / 1000),
                 outbox: try transaction.outboxCountsByState(), preflight: preflight)
         }
     }
