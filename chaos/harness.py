@@ -1,0 +1,299 @@
+"""What the chaos scenarios share: a scratch Bosun with a signed GitHub project, the supervisor's status, child pids,
+a fixed-rate signed webhook load that records every outcome on the client side, and the store read directly.
+
+Scenarios import this module; the runner (run.py) gives each one a Context."""
+import collections
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+
+from bosun_bench import control_status, start  # noqa: F401  (bench/ is on sys.path; see run.py)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "..", "Tests", "BosunTests", "Fixtures")
+SECRET = b"chaos-secret"
+
+
+class Check:
+    def __init__(self, name, ok, detail):
+        self.name, self.ok, self.detail = name, bool(ok), detail
+
+
+class Context:
+    """One scenario's run: its checks, its scratch directories, and the Bosuns it started (stopped by cleanup)."""
+
+    def __init__(self, binary_dir, long, keep, name):
+        self.bin, self.long, self.keep, self.name = binary_dir, long, keep, name
+        self.checks = []
+        self._scratches = []
+        self._bosuns = []
+
+    def check(self, name, ok, detail=""):
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+    def scratch(self):
+        path = tempfile.mkdtemp(prefix=f"bosun-chaos-{self.name}-")
+        self._scratches.append(path)
+        return path
+
+    def bosun(self, extra_config="", agents=None, projects=None, durability="full"):
+        """A started Bosun in a fresh scratch directory (see Bosun)."""
+        bosun = Bosun(self.bin, self.scratch(), extra_config=extra_config, agents=agents, projects=projects,
+                      durability=durability)
+        self._bosuns.append(bosun)
+        bosun.start()
+        return bosun
+
+    def cleanup(self):
+        for bosun in self._bosuns:
+            bosun.kill_tree()
+        for path in self._scratches:
+            if self.keep:
+                print(f"   kept {path}")
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+GITHUB_PROJECT = """  - name: demo
+    tracker: github
+    repo: { url: https://github.com/acme/demo.git }
+    webhook: { secret_file: ./secret }
+"""
+
+
+class Bosun:
+    """`bosun run` in its own scratch directory. The default config has one GitHub project `demo` whose webhooks are
+    signed with SECRET; `agents`/`projects` replace those sections (YAML text), `extra_config` is appended."""
+
+    def __init__(self, binary_dir, scratch, extra_config="", agents=None, projects=None, durability="full"):
+        self.bin, self.scratch = binary_dir, scratch
+        self.config = os.path.join(scratch, "bosun.yaml")
+        self.db_path = os.path.join(scratch, "state", "bosun.db")
+        self.control = os.path.join(scratch, "state", "run", "control.sock")
+        with open(os.path.join(scratch, "secret"), "wb") as f:
+            f.write(SECRET)
+        text = f"state_dir: ./state\nlisten: 127.0.0.1:0\ndurability: {durability}\n"
+        if agents:
+            text += "agents:\n" + agents
+        text += "projects:\n" + (projects if projects is not None else GITHUB_PROJECT)
+        text += extra_config
+        with open(self.config, "w") as f:
+            f.write(text)
+        self.process = None
+        self.listen = None
+
+    def start(self):
+        self.process, self.listen = start(self.bin, self.config, self.scratch, "bosun")
+        return self
+
+    def status(self):
+        return control_status(self.control)
+
+    def child_pid(self, name):
+        """The pid of child NAME (ingress, worker, gatekeeper) per the supervisor, or None while it is down."""
+        for process in self.status()["processes"]:
+            if process["name"] == name:
+                return process.get("pid")
+        raise KeyError(name)
+
+    def child(self, name):
+        return next(p for p in self.status()["processes"] if p["name"] == name)
+
+    def wait_ready(self, name, timeout=30, not_pid=None):
+        """Waits until child NAME is ready (and, with not_pid, is a new process); returns its pid."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                child = self.child(name)
+                if child["state"] == "ready" and child.get("pid") and child["pid"] != not_pid:
+                    return child["pid"]
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise TimeoutError(f"{name} not ready within {timeout} s")
+
+    def cli(self, *args, check=True):
+        return subprocess.run([os.path.join(self.bin, "bosun"), *args, "-c", self.config], capture_output=True,
+                              text=True, check=check, timeout=120)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.cli("stop", check=False)
+            self.process.wait(timeout=60)
+
+    def kill_tree(self):
+        """Stops this Bosun however it is: a graceful stop first, then SIGKILL to anything left under the scratch."""
+        try:
+            self.stop()
+        except Exception:
+            pass
+        for pid in processes_mentioning(self.scratch):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def db(self):
+        return sqlite3.connect(self.db_path, timeout=30)
+
+    def query(self, sql, args=()):
+        db = self.db()
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+
+def processes_mentioning(text):
+    """Pids whose command line or working directory contains TEXT (how leftovers of one scratch are found)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if text in cmdline or cwd.startswith(text):
+            found.append(int(entry))
+    return found
+
+
+def zombies():
+    """Pids of zombie processes on the machine, with their parent: [(pid, ppid, comm)]."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] == "Z":
+            found.append((int(entry), int(fields[1]), comm))
+    return found
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def github_issue_body(number, labels=()):
+    """The fixture `issues.opened` body for issue NUMBER (so each delivery can be told apart in the store)."""
+    with open(os.path.join(FIXTURES, "webhooks", "github", "issues.opened.json"), "rb") as f:
+        body = json.load(f)
+    body["issue"]["number"] = number
+    body["issue"]["labels"] = [{"name": name} for name in labels]
+    return json.dumps(body).encode()
+
+
+Outcome = collections.namedtuple("Outcome", "delivery status error latency_ms sent_at")
+
+
+class SignedLoad:
+    """Signed GitHub `issues` webhooks to /webhooks/github/demo at a fixed total rate from `threads` threads, a new
+    connection per request (so a refused connection is seen as one). Every request's outcome is recorded: the
+    delivery id, the HTTP status (or None), the error kind (`refused`, `reset`, `timeout`, …) and the latency."""
+
+    def __init__(self, address, rate, threads=4, project="demo", body=github_issue_body, timeout=10):
+        self.address, self.rate, self.threads, self.project = address, rate, threads, project
+        self.body, self.timeout = body, timeout
+        self.outcomes = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._workers = []
+        self._counter = 0
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        for index in range(self.threads):
+            thread = threading.Thread(target=self._run, args=(index,), daemon=True)
+            thread.start()
+            self._workers.append(thread)
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._workers:
+            thread.join(timeout=self.timeout + 5)
+
+    def _next_number(self):
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def _run(self, index):
+        interval = self.threads / self.rate
+        next_at = time.monotonic() + index * interval / self.threads
+        host, port = self.address.rsplit(":", 1)
+        while not self._stop.is_set():
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            next_at += interval
+            number = self._next_number()
+            self.record(self.post(host, int(port), number))
+
+    def post(self, host, port, number):
+        delivery = f"chaos-{os.getpid()}-{number}"
+        payload = self.body(number)
+        signature = "sha256=" + hmac.new(SECRET, payload, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-GitHub-Event": "issues", "X-GitHub-Delivery": delivery,
+                   "X-Hub-Signature-256": signature, "Connection": "close"}
+        sent_at = time.monotonic()
+        connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        try:
+            connection.request("POST", f"/webhooks/github/{self.project}", body=payload, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return Outcome(delivery, response.status, None, (time.monotonic() - sent_at) * 1000, sent_at)
+        except ConnectionRefusedError:
+            return Outcome(delivery, None, "refused", (time.monotonic() - sent_at) * 1000, sent_at)
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+            return Outcome(delivery, None, "reset", (time.monotonic() - sent_at) * 1000, sent_at)
+        except socket.timeout:
+            return Outcome(delivery, None, "timeout", (time.monotonic() - sent_at) * 1000, sent_at)
+        except OSError as error:
+            return Outcome(delivery, None, type(error).__name__, (time.monotonic() - sent_at) * 1000, sent_at)
+        finally:
+            connection.close()
+
+    def record(self, outcome):
+        with self._lock:
+            self.outcomes.append(outcome)
+
+    def accepted(self):
+        """Delivery ids answered 2xx."""
+        return [o.delivery for o in self.outcomes if o.status is not None and 200 <= o.status < 300]
+
+    def summary(self):
+        """Counts by status or error kind, e.g. {'202': 980, 'refused': 0}."""
+        counts = collections.Counter(str(o.status) if o.status is not None else o.error for o in self.outcomes)
+        return dict(counts)
+
+    def latencies(self):
+        return [o.latency_ms for o in self.outcomes if o.status is not None]
