@@ -330,6 +330,14 @@ extension Transaction {
             .text(lease.owner)) == 1
     }
 
+    /// True while `lease` is the job's current one: the fence a worker checks in the transaction that starts a run.
+    public func holdsLease(_ lease: JobLease) throws(StoreError) -> Bool {
+        try queryFirst(
+            """
+            SELECT 1 AS held FROM jobs WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'running'
+            """, .integer(lease.jobID), .integer(lease.attempt), .text(lease.owner)) != nil
+    }
+
     /// Takes over a running job's lease for a new worker instance that re-adopted its run: same attempt, new owner.
     public func adoptLease(jobID: Int64, attempt: Int, owner: String, expiresAtMs: Int64) throws(StoreError) -> Bool {
         try execute(

@@ -86,18 +86,19 @@ extension Transaction {
         return lastInsertRowID
     }
 
-    /// Records the processes of a started run.
+    /// Records the processes of a started run. Fenced: false (and nothing written) unless the run is still
+    /// `starting` and still `worker`'s, i.e. no other worker adopted or settled it meanwhile.
+    @discardableResult
     public func markRunRunning(
         id: Int64, worker: String, shimPID: Int32, shimStartTime: UInt64, agentPID: Int32?, agentStartTime: UInt64?
-    ) throws(StoreError) {
-        _ = try execute(
+    ) throws(StoreError) -> Bool {
+        try execute(
             """
-            UPDATE runs SET state = 'running', worker = ?, shim_pid = ?, shim_start_time = ?, agent_pid = ?,
-                            agent_start_time = ?
-            WHERE id = ?
-            """, .text(worker), .integer(Int64(shimPID)), .integer(Int64(bitPattern: shimStartTime)),
+            UPDATE runs SET state = 'running', shim_pid = ?, shim_start_time = ?, agent_pid = ?, agent_start_time = ?
+            WHERE id = ? AND worker = ? AND state = 'starting'
+            """, .integer(Int64(shimPID)), .integer(Int64(bitPattern: shimStartTime)),
             .integer(agentPID.map { Int64($0) }), .integer(agentStartTime.map { Int64(bitPattern: $0) }),
-            .integer(id))
+            .integer(id), .text(worker)) == 1
     }
 
     /// Hands a live run to a new worker instance.
@@ -105,19 +106,21 @@ extension Transaction {
         _ = try execute("UPDATE runs SET worker = ? WHERE id = ?", .text(worker), .integer(id))
     }
 
-    /// Records how a run ended. Only a run still `starting` or `running` changes: an exit is recorded once.
+    /// Records how a run ended, fenced by its owner: only a run still `starting` or `running` and still `worker`'s
+    /// changes, so an exit is recorded once, by the worker that holds the run (a stalled worker whose run another
+    /// worker adopted gets false and writes nothing).
     @discardableResult
-    public func finishRun(_ run: RunRecord) throws(StoreError) -> Bool {
+    public func finishRun(_ run: RunRecord, worker: String) throws(StoreError) -> Bool {
         try execute(
             """
             UPDATE runs SET state = ?, exit_code = ?, signal = ?, timed_out = ?, classification = ?, reason = ?,
                             retry_at_ms = ?, input_tokens = ?, output_tokens = ?, cost_usd = ?, pr_url = ?,
                             finished_at_ms = ?
-            WHERE id = ? AND state IN ('starting', 'running')
+            WHERE id = ? AND worker = ? AND state IN ('starting', 'running')
             """, .text(run.state), .integer(run.exitCode.map { Int64($0) }), .integer(run.signal.map { Int64($0) }),
             .bool(run.timedOut), .text(run.classification), .text(run.reason), .integer(run.retryAtMs),
             .integer(run.inputTokens), .integer(run.outputTokens), run.costUSD.map { .real($0) } ?? .null,
-            .text(run.pullRequestURL), .integer(run.finishedAtMs), .integer(run.id)) == 1
+            .text(run.pullRequestURL), .integer(run.finishedAtMs), .integer(run.id), .text(worker)) == 1
     }
 
     /// The run with this id.

@@ -20,8 +20,10 @@ enum WorkerMain {
             let control = WorkerControl(config: context.config, logger: context.logger, wakes: wakes)
             context.link.attach(control)
             let config = context.config
-            let identity = ProcessIdentity.of(getpid())
-            let owner = "worker-\(getpid())-\(identity?.startTicks ?? UInt64(Date().timeIntervalSince1970))"
+            guard let identity = ProcessIdentity.of(getpid()) else {
+                throw LinuxProcessError(.procfs, "cannot read this process's start time from /proc")
+            }
+            let owner = JobRunner.ownerName(of: identity)
             let link = context.link
             let runner = JobRunner(
                 database: database, config: { config.current }, logger: context.logger, owner: owner,

@@ -73,6 +73,47 @@ struct JobQueueTests {
         #expect(try database.read { try $0.unappliedOutcomes(limit: 10) }.map(\.id) == [second.id])
     }
 
+    @Test("a stalled worker cannot start, mark or finish a run once its lease or the run is another worker's")
+    func runFencing() throws {
+        let database = try database()
+        let id = try task(database)
+        _ = try enqueue(database, task: id, key: "k")
+        let limits = ClaimLimits(maxConcurrency: 10)
+        let job = try #require(try database.claimJob(owner: "a", leaseMs: 1000, nowMs: 0, limits: limits))
+        let leaseA = JobLease(jobID: job.id, attempt: job.attempt, owner: "a")
+        let run = RunRecord(
+            jobID: job.id, attempt: job.attempt, worker: "a", runDirectory: "/r", logPath: "/l", startedAtMs: 0)
+        #expect(try database.read { try $0.holdsLease(leaseA) })
+        let runID = try database.write { try $0.insertRun(run) }
+        // B adopts the run and its lease (A stalled past it).
+        let adopted = try database.write { transaction in
+            try transaction.adoptRun(id: runID, worker: "b")
+            return try transaction.adoptLease(jobID: job.id, attempt: job.attempt, owner: "b", expiresAtMs: 9000)
+        }
+        #expect(adopted)
+        #expect(try database.read { try $0.holdsLease(leaseA) } == false)
+        let markedByA = try database.write {
+            try $0.markRunRunning(
+                id: runID, worker: "a", shimPID: 1, shimStartTime: 1, agentPID: nil, agentStartTime: nil)
+        }
+        #expect(markedByA == false)
+        let markedByB = try database.write {
+            try $0.markRunRunning(
+                id: runID, worker: "b", shimPID: 2, shimStartTime: 2, agentPID: nil, agentStartTime: nil)
+        }
+        #expect(markedByB)
+        var ended = try #require(try database.read { try $0.run(id: runID) })
+        ended.state = "exited"
+        ended.exitCode = 9
+        #expect(try database.write { try $0.finishRun(ended, worker: "a") } == false)
+        #expect(try database.read { try $0.run(id: runID) }?.state == "running")
+        ended.exitCode = 0
+        #expect(try database.write { try $0.finishRun(ended, worker: "b") })
+        #expect(try database.write { try $0.finishRun(ended, worker: "b") } == false, "an exit is recorded once")
+        let recorded = try #require(try database.read { try $0.run(id: runID) })
+        #expect(recorded.state == "exited" && recorded.exitCode == 0 && recorded.shimPID == 2)
+    }
+
     @Test("transient and permanent failures are counted apart; a rescue skips the rescuer's own leases")
     func counting() throws {
         let database = try database()

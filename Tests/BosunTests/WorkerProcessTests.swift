@@ -1,4 +1,5 @@
 import Foundation
+import IPC
 import LinuxProcess
 import Store
 import Testing
@@ -80,6 +81,75 @@ extension ProcessLevel {
                 #expect(zombieChildren(of: bosun.process.pid).isEmpty)
                 let jobs = try database.read { transaction in try ids.flatMap { try transaction.jobs(taskID: $0) } }
                 #expect(jobs.allSatisfy { $0.state == "succeeded" && $0.attempt == 1 })
+            }
+        }
+
+        @Test("a worker stopped past its lease: another worker takes its run over; resumed, it cannot touch it")
+        func stalledWorker() async throws {
+            let scratch = TemporaryDirectory("bosun-origin")
+            let origin = try await makeOrigin(in: scratch)
+            try await withBosun(
+                extraConfig: workerConfig(
+                    origin: origin, extra: "worker: { max_concurrency: 2, lease_s: 2, heartbeat_s: 1 }"),
+                environment: ["BOSUN_TEST_MODE": "sleep-8"]
+            ) { bosun in
+                let id = try #require(try await createTasks(bosun, count: 1).first)
+                let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                try await eventually(timeout: .seconds(30), "the run started") {
+                    try database.read { try $0.runs(taskID: id) }.first?.shimPID != nil
+                }
+                let first = try #require(try database.read { try $0.runs(taskID: id) }.first)
+                let stalled = try #require(try await bosun.process("worker").pid)
+                kill(stalled, SIGSTOP)
+                try await eventually(timeout: .seconds(10), "the stalled worker's lease expired") {
+                    let job = try database.read { try $0.job(id: first.jobID) }
+                    return (job?.leaseExpiresAtMs ?? .max) < Int64(Date().timeIntervalSince1970 * 1000)
+                }
+
+                // A second worker on the same store, linked to a stand-in supervisor (the real one admits only the
+                // processes it started).
+                let socket = bosun.directory.file("standin/supervisor.sock")
+                let standIn = try await IPCServer.bind(path: socket, role: .supervisor, logger: quietLogger)
+                let serving = Task { await standIn.run(handlers: IPCHandlers()) }
+                defer { serving.cancel() }
+                let other = try TestProcess(
+                    Binaries.directory + "/bosun-worker", [],
+                    environment: [
+                        "BOSUN_SUPERVISOR_SOCKET": socket, "BOSUN_CONFIG": bosun.configPath,
+                        "BOSUN_CONFIG_SNAPSHOT": bosun.directory.file("state/run/config.yaml"),
+                        "BOSUN_PROCESS": "worker", "BOSUN_TEST_MODE": "sleep-8",
+                    ],
+                    output: bosun.directory.file("other-worker.out"))
+                defer { kill(other.pid, SIGKILL) }
+                try await eventually(timeout: .seconds(20), "the run adopted by the other worker") {
+                    try database.read { try $0.run(id: first.id) }?.worker.hasPrefix("worker-\(other.pid)-") == true
+                }
+
+                // Resumed while the agent still runs: its next heartbeat finds the lease gone.
+                kill(stalled, SIGCONT)
+                let log = bosun.directory.file("state/logs/worker.log")
+                try await eventually(timeout: .seconds(20), "the resumed worker noticed") {
+                    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                    return text.contains("the run was adopted by another worker")
+                        || text.contains("run ended under another worker")
+                }
+                try await eventually(timeout: .seconds(30), "the job done by the other worker") {
+                    try database.read { try $0.job(id: first.jobID) }?.state == "succeeded"
+                }
+                let job = try #require(try database.read { try $0.job(id: first.jobID) })
+                // Give the resumed worker heartbeats' worth of time to (wrongly) write anything.
+                try await Task.sleep(for: .seconds(3))
+                let runs = try database.read { try $0.runs(taskID: id) }
+                #expect(runs.count == 1, "no second run started")
+                let run = try #require(runs.first)
+                #expect(run.worker.hasPrefix("worker-\(other.pid)-"))
+                #expect(run.state == "exited" && run.exitCode == 0 && run.signal == nil, "the agent was not killed")
+                #expect(run.classification == "success")
+                let after = try #require(try database.read { try $0.job(id: first.jobID) })
+                #expect(after.state == "succeeded" && after.attempt == 1)
+                #expect(after.finishedAtMs == job.finishedAtMs && after.outcome == job.outcome)
+                #expect(kill(stalled, 0) == 0, "the resumed worker carries on")
+                #expect(try await bosun.process("worker").pid == stalled)
             }
         }
 

@@ -95,6 +95,12 @@ final class JobRunner: Sendable {
             guard let job = try database.read({ try $0.job(id: run.jobID) }),
                 let spec = try? JSONColumn.decode(job.spec, as: JobSpec.self)
             else { continue }
+            // Another worker instance that is alive and whose lease still runs keeps its run; a dead one's runs, and
+            // a stalled one's past its lease, are taken over (its writes are fenced from then on).
+            if run.worker != owner, Self.isLiveWorker(run.worker), (job.leaseExpiresAtMs ?? 0) > clock() {
+                logger.info("run left to its live worker", metadata: ["run": "\(run.id)", "worker": "\(run.worker)"])
+                continue
+            }
             let lease = JobLease(jobID: job.id, attempt: run.attempt, owner: owner)
             let leaseHeld = try database.write { transaction in
                 try transaction.adoptRun(id: run.id, worker: owner)
@@ -224,7 +230,9 @@ final class JobRunner: Sendable {
             try FileManager.default.createDirectory(atPath: runDirectoryRoot, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: logRoot, withIntermediateDirectories: true)
             // The run's directory and log are named by its id: one transaction inserts it and records them.
-            let runID = try database.write { transaction in
+            let inserted = try database.write { transaction -> Int64? in
+                // Fenced: a worker that stalled while preparing must not start a run for a job rescued meanwhile.
+                guard try transaction.holdsLease(lease) else { return nil }
                 let id = try transaction.insertRun(
                     RunRecord(
                         jobID: job.id, attempt: job.attempt, worker: owner, runDirectory: "", logPath: "",
@@ -234,6 +242,10 @@ final class JobRunner: Sendable {
                     .text("\(logRoot)/\(id).log"), .integer(id))
                 return id
             }
+            guard let runID = inserted else {
+                logger.warning("lease lost before the run started; the job is someone else's now", metadata: metadata)
+                return
+            }
             let runDirectory = "\(runDirectoryRoot)/\(runID)"
             let logPath = "\(logRoot)/\(runID).log"
             metadata["run"] = "\(runID)"
@@ -241,7 +253,7 @@ final class JobRunner: Sendable {
                 argv = spec.command ?? []
                 if argv.isEmpty {
                     _ = try database.write {
-                        try $0.finishRun(Self.notStarted(runID, reason: "no command", now: clock()))
+                        try $0.finishRun(Self.notStarted(runID, reason: "no command", now: clock()), worker: owner)
                     }
                     await complete(
                         job, lease: lease,
@@ -287,10 +299,17 @@ final class JobRunner: Sendable {
             let launcher = launcher
             let handle = try await Self.blocking { try launcher.launch(runSpec) }
             state.withLock { $0.runs[runID]?.shim = handle.shim }
-            try database.write { transaction in
+            let recorded = try database.write { transaction in
                 try transaction.markRunRunning(
                     id: runID, worker: owner, shimPID: handle.shim.pid, shimStartTime: handle.shim.startTicks,
                     agentPID: handle.agent?.pid, agentStartTime: handle.agent?.startTicks)
+            }
+            guard recorded else {
+                // Another worker settled the run while this one launched it: nobody would watch this agent.
+                state.withLock { _ = $0.runs.removeValue(forKey: runID) }
+                if ProcessIdentity.of(handle.shim.pid) == handle.shim { kill(handle.shim.pid, SIGTERM) }
+                logger.warning("run taken over while it started; stopped", metadata: metadata)
+                return
             }
             try watcher.watch(handle)
             logger.info("run started", metadata: metadata.merging(["shim": "\(handle.shim.pid)"]) { $1 })
@@ -301,7 +320,8 @@ final class JobRunner: Sendable {
             if let started {
                 state.withLock { _ = $0.runs.removeValue(forKey: started.runID) }
                 _ = try? database.write {
-                    try $0.finishRun(Self.notStarted(started.runID, reason: "\(error)", now: clock()))
+                    try $0.finishRun(
+                        Self.notStarted(started.runID, reason: "\(error)", now: clock()), worker: owner)
                 }
             }
             await fail(job, lease: lease, reason: "the job could not start: \(error)", retry: true)
@@ -368,13 +388,18 @@ final class JobRunner: Sendable {
         record.classification = name
         record.reason = reason
         if case .transient(let retryAt, _) = classification { record.retryAtMs = retryAt }
-        _ = try? database.write { try $0.finishRun(record) }
+        let recorded = try? database.write { try $0.finishRun(record, worker: owner) }
         if active.job.kind == "agent" && control.breaker?.state == .halfOpen {
             state.withLock { $0.probeInFlight = false }
         }
         var metadata: Logger.Metadata = [
             "run": "\(runID)", "job": "\(active.job.id)", "classification": "\(name)", "reason": "\(reason)",
         ]
+        guard recorded != false else {
+            // Another worker adopted the run while this one stalled: the exit, the commit and the outcome are its.
+            logger.warning("run ended under another worker; outcome left to it", metadata: metadata)
+            return
+        }
         guard !active.leaseLost else {
             logger.warning("run ended after its lease was taken over; outcome dropped", metadata: metadata)
             return
@@ -437,6 +462,18 @@ final class JobRunner: Sendable {
                 try transaction.releaseJob(active.lease, availableAtMs: clock(), reason: "the run was cancelled")
             }
         }
+    }
+
+    /// The lease owner a worker process writes: `worker-PID-STARTTICKS`, unique across pid reuse.
+    static func ownerName(of identity: ProcessIdentity) -> String { "worker-\(identity.pid)-\(identity.startTicks)" }
+
+    /// Whether the worker process named `owner` (see `ownerName`) is still alive.
+    static func isLiveWorker(_ owner: String) -> Bool {
+        let parts = owner.split(separator: "-")
+        guard parts.count == 3, parts[0] == "worker", let pid = Int32(parts[1]), let ticks = UInt64(parts[2]) else {
+            return false
+        }
+        return ProcessIdentity.of(pid) == ProcessIdentity(pid: pid, startTicks: ticks)
     }
 
     static func describe(_ classification: RunClassification) -> (String, String) {
@@ -519,12 +556,26 @@ final class JobRunner: Sendable {
         do {
             let lost = try database.heartbeat(held, until: clock() + Int64(config.worker.leaseSeconds) * 1000)
             for lease in lost {
-                let shim: ProcessIdentity? = state.withLock { state in
-                    guard let key = state.runs.first(where: { $0.value.lease == lease })?.key else { return nil }
-                    state.runs[key]?.leaseLost = true
-                    return state.runs[key]?.shim
+                guard let runID = state.withLock({ $0.runs.first(where: { $0.value.lease == lease })?.key }) else {
+                    logger.warning("lease lost before the run started", metadata: ["job": "\(lease.jobID)"])
+                    continue
                 }
-                logger.warning("lease lost; cancelling the run", metadata: ["job": "\(lease.jobID)"])
+                // Adopted by another worker (this one stalled past its lease): the run is that worker's now, so it is
+                // let go, not killed. Otherwise the job moved on without it and the run is cancelled.
+                let holder = (try? database.read { try $0.run(id: runID) })??.worker
+                if let holder, holder != owner {
+                    state.withLock { _ = $0.runs.removeValue(forKey: runID) }
+                    logger.warning(
+                        "lease lost; the run was adopted by another worker",
+                        metadata: ["job": "\(lease.jobID)", "run": "\(runID)", "worker": "\(holder)"])
+                    continue
+                }
+                let shim = state.withLock { state in
+                    state.runs[runID]?.leaseLost = true
+                    return state.runs[runID]?.shim
+                }
+                logger.warning(
+                    "lease lost; cancelling the run", metadata: ["job": "\(lease.jobID)", "run": "\(runID)"])
                 if let shim, ProcessIdentity.of(shim.pid) == shim { kill(shim.pid, SIGTERM) }
             }
         } catch {
