@@ -29,6 +29,10 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
     /// this often is never cut off; one idle for longer faces only HTTP/1.1's unavoidable race with an idle close.
     static var keepAliveLinger: Duration { .seconds(1) }
 
+    /// How long stopping waits for accepted connections to reach the accept loop; reached only if NIO failed to
+    /// set one up (then it closed it), since nothing is accepted once auto-read is off.
+    static var handoverLimit: Duration { .seconds(2) }
+
     private let descriptor: Int32
     private let http: HTTP1Channel
     private let logger: Logger
@@ -48,7 +52,7 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
     private struct State {
         /// Set by graceful shutdown: no listener may be opened any more.
         var shuttingDown = false
-        var listener: (any Channel)?
+        var listener: (channel: any Channel, counts: AcceptCounts)?
         /// One per listener ever opened: each tracks its own connections for the final quiescing.
         var quiescers: [ServerQuiescingHelper] = []
     }
@@ -118,8 +122,8 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
                     switch command {
                     case .accept(true, let reply):
                         do {
-                            if let listener = try await startListening() {
-                                group.addTask { try await self.acceptLoop(listener) }
+                            if let (listener, counts) = try await startListening() {
+                                group.addTask { try await self.acceptLoop(listener, counts: counts) }
                             }
                             reply(.success(AcceptingState(accepting: true)))
                         } catch {
@@ -156,7 +160,7 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
     }
 
     /// Adopts a duplicate of the descriptor; nil if already accepting.
-    private func startListening() async throws -> Listener? {
+    private func startListening() async throws -> (Listener, AcceptCounts)? {
         let (open, shuttingDown) = state.withLock { ($0.listener != nil, $0.shuttingDown) }
         guard !shuttingDown else { throw IPCError(.remote, "ingress is shutting down") }
         guard !open else { return nil }
@@ -165,6 +169,7 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
             throw IPCError(.remote, "cannot duplicate the listening socket: \(String(cString: strerror(errno)))")
         }
         let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
+        let counts = AcceptCounts()
         let http = self.http
         let logger = self.logger
         let listener: Listener
@@ -172,6 +177,7 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AcceptCounter(counts))
                         try channel.pipeline.syncOperations.addHandler(
                             quiescing.makeServerChannelHandler(channel: channel))
                     }
@@ -186,7 +192,7 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
         }
         let admitted = state.withLock { state in
             guard !state.shuttingDown else { return false }
-            state.listener = listener.channel
+            state.listener = (listener.channel, counts)
             state.quiescers.append(quiescing)
             return true
         }
@@ -195,34 +201,43 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
             throw IPCError(.remote, "ingress is shutting down")
         }
         logger.info("accepting connections", metadata: ["fd": "\(duplicate)"])
-        return listener
+        return (listener, counts)
     }
 
     /// Closes the current duplicate; connections already accepted continue.
     private func stopListening() async {
         guard
-            let listener = state.withLock({ state in
+            let (listener, counts) = state.withLock({ state in
                 defer { state.listener = nil }; return state.listener
             })
         else {
             return
         }
-        // Stop accepting first, then give the connections already accepted time to reach the accept loop before
+        // Stop accepting first, then wait until every connection already accepted has reached the accept loop before
         // the listener closes: a connection still buffered in the listener's stream when it closes is dropped with
-        // its request unanswered (and NIO traps on its unfinished writer in debug builds).
+        // its request unanswered (and NIO traps on its unfinished writer in debug builds). Once auto-read is off
+        // (the option is set on the event loop, between reads) the accepted count no longer grows.
         try? await listener.setOption(ChannelOptions.autoRead, value: false).get()
-        try? await Task.sleep(for: .milliseconds(200))
+        let deadline = ContinuousClock.now + Self.handoverLimit
+        while counts.inTransit > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        if counts.inTransit > 0 {
+            // Only a child that failed to register or initialize is never delivered; NIO has closed it already.
+            logger.warning(
+                "closing the listener with accepted connections not delivered",
+                metadata: ["connections": "\(counts.inTransit)"])
+        }
         try? await listener.close()
         logger.info("stopped accepting connections")
     }
 
     /// Serves each connection of one listener; returns when the listener is closed and its connections are done.
-    private func acceptLoop(
-        _ listener: Listener
-    ) async throws {
+    private func acceptLoop(_ listener: Listener, counts: AcceptCounts) async throws {
         try await listener.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { connections in
                 for try await connection in inbound {
+                    counts.delivered.add(1, ordering: .relaxed)
                     openConnections.add(1, ordering: .relaxed)
                     connections.addTask {
                         await self.http.handle(value: connection, logger: self.logger)
@@ -231,6 +246,29 @@ final class IngressHTTPServer<Responder: HTTPResponder>: Service where Responder
                 }
             }
         }
+    }
+}
+
+/// Connections one listener accepted (counted as the kernel hands them over, before NIO sets them up) and delivered
+/// to its accept loop; the difference is what is still on its way.
+private final class AcceptCounts: Sendable {
+    let accepted = Atomic<Int>(0)
+    let delivered = Atomic<Int>(0)
+
+    var inTransit: Int { accepted.load(ordering: .relaxed) - delivered.load(ordering: .relaxed) }
+}
+
+/// First on a listener's pipeline: counts each accepted connection.
+private final class AcceptCounter: ChannelInboundHandler, Sendable {
+    typealias InboundIn = any Channel
+
+    private let counts: AcceptCounts
+
+    init(_ counts: AcceptCounts) { self.counts = counts }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        counts.accepted.add(1, ordering: .relaxed)
+        context.fireChannelRead(data)
     }
 }
 
