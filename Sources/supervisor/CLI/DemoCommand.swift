@@ -143,7 +143,9 @@ struct DemoCommand: AsyncParsableCommand {
             }
             if task.state == "done" {
                 if let merge = jobs.first(where: { $0.kind == "merge" }) {
-                    if merge.state == "succeeded" { break }
+                    // Done once the gatekeeper has applied the merge's outcome: its last transition is written in
+                    // that same transaction, and this read (one transaction) has just narrated it.
+                    if merge.state == "succeeded" && merge.outcomeAppliedAtMs != nil { break }
                     if merge.state == "failed" || merge.state == "cancelled" {
                         throw CommandFailure(message: "the merge of task \(taskID) failed: \(merge.lastError ?? "")")
                     }
