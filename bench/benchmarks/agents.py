@@ -5,14 +5,14 @@ what one more run costs, its RSS counts shared pages again)."""
 import os
 import time
 
-from bosun_bench import Control, comm, cpu_seconds, descendants, median, private_kib, rss_kib, start, stop_and_clean
+from bosun_bench import Control, children, comm, cpu_seconds, descendants, median, private_kib, rss_kib, start, stop_and_clean
 from benchmarks.worker import query, request_tasks, wait_for, write_config
 
 NAME = "agents"
 DESCRIPTION = "N concurrent sleeping agents: worker RSS and CPU, Bosun's RSS, shim memory"
 ORDER = 50
 RUNS = 3
-CORE = ("bosun", "bosun-ingress", "bosun-worker", "bosun-gatekeepe")  # comm is cut at 15 characters
+CHILDREN = ("bosun-ingress", "bosun-worker", "bosun-gatekeepe")  # comm is cut at 15 characters
 
 
 def sizes(ctx):
@@ -47,7 +47,7 @@ def once(ctx, index):
         time.sleep(s["window_s"])
         cpu = (cpu_seconds(worker) - before) / s["window_s"] * 100
         tree = [process.pid, *descendants(process.pid)]
-        core = [pid for pid in tree if comm(pid) in CORE]
+        core = [process.pid, *(pid for pid in children(process.pid) if comm(pid) in CHILDREN)]
         shims = [pid for pid in tree if comm(pid) == "bosun-shim"]
         shims_in_store = [int(r[0]) for r in query(db_path, "SELECT shim_pid FROM runs WHERE state = 'running'")]
         agents_alive = sum(1 for pid in tree if comm(pid) == "sleep")
