@@ -72,7 +72,7 @@ def bosun(ctx, count, index):
                "    webhook: { secret_file: ./secret }\n    trigger: { kind: label, label: bug }\n"
                "    authors: [Codertocat]\n")
     agent = ["/bin/sh", "-c", f'echo "$BOSUN_TASK_ID $(date +%s%3N)" >> {stamps}']
-    config = write_config(ctx, scratch, agent, 4, project=project)
+    config = write_config(ctx, scratch, agent, 4, project=project, durability="full")
     process, address = start(ctx.bin, config, scratch, "exec")
     db = sqlite3.connect(os.path.join(scratch, "state/bosun.db"), timeout=30)
     samples = []

@@ -45,7 +45,7 @@ def make_origin(scratch):
     return origin
 
 
-def write_config(ctx, scratch, argv, concurrency, project=None):
+def write_config(ctx, scratch, argv, concurrency, project=None, durability="normal"):
     """bosun.yaml with one agent, `bench` (ARGV), and by default a local-tracker project on a fresh origin."""
     if project is None:
         project = (f"  - name: bench\n    tracker: local\n    repo: {{ url: {make_origin(scratch)}, "
@@ -55,7 +55,7 @@ def write_config(ctx, scratch, argv, concurrency, project=None):
     with open(config, "w") as f:
         f.write(f"""state_dir: ./state
 listen: 127.0.0.1:0
-durability: normal
+durability: {durability}
 worker: {{ max_concurrency: {concurrency}, lease_s: 300, heartbeat_s: 30, ready_worktrees: {ready} }}
 agents:
   bench: {{ argv: {json.dumps(argv)}, probe: [/bin/true] }}
