@@ -6,7 +6,7 @@ Per server and connection count: requests/s answered 202, wrk's p50 and p99 late
 1,000 accepted requests (Bosun: supervisor, ingress, worker and gatekeeper, until the gatekeeper has applied every
 delivery; webhook: itself and the commands it ran). Checks, counted on the client side: every 202 is a stored row
 (Bosun) or a command that ran (webhook), the only extras being requests wrk abandoned at its cutoff (at most one per
-connection); and before the load, a wrongly signed request is refused and changes nothing, a signed one is taken."""
+connection) or timed out; and before the load, a wrongly signed request is refused and changes nothing, a signed one is taken."""
 import hashlib
 import hmac
 import http.client
