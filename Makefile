@@ -10,10 +10,11 @@ test:
 lint:
 	swift format lint --strict --recursive Sources Tests Package.swift
 
+# make bench BENCH_ARGS="--quick" (or "--only intake,restart"); see docs/BENCHMARKS.md
 bench:
 	scripts/setup.sh
 	swift build -c release
-	python3 bench/restart_latency.py --bin "$$(swift build -c release --show-bin-path)"
+	bench/run --bin "$$(swift build -c release --show-bin-path)" $(BENCH_ARGS)
 
 clean:
 	rm -rf .build bosun-demo

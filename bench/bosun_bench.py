@@ -1,33 +1,66 @@
-"""What the benchmarks share: starting and stopping a Bosun, asking its control socket for status, and writing
-deliveries straight into its inbox. Each bench adds this folder to sys.path and imports from here."""
+"""What the benchmarks share: starting and stopping a Bosun, its control socket, writing deliveries straight into
+its inbox, and reading processes from /proc (children, resident memory, CPU time). Each benchmark module and the
+chaos harness import from here (bench/ is on sys.path)."""
 import json
 import os
+import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
 import time
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Control:
+    """A client of the control socket speaking the IPC protocol of docs/IPC.md, on one connection (cheap enough to
+    poll every millisecond)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.next_id = 1
+        self.request("hello", {"role": "cli", "pid": os.getpid(), "program": "bench", "version": "bench"})
+
+    def request(self, type_, payload):
+        envelope = {"v": 1, "id": self.next_id, "kind": "request", "type": type_, "payload": payload}
+        self.next_id += 1
+        body = json.dumps(envelope).encode()
+        self.sock.sendall(struct.pack(">I", len(body)) + body)
+        (length,) = struct.unpack(">I", self._read(4))
+        reply = json.loads(self._read(length))
+        if reply["kind"] != "reply":
+            raise RuntimeError(f"{type_}: {reply}")
+        return reply["payload"]
+
+    def _read(self, count):
+        data = b""
+        while len(data) < count:
+            chunk = self.sock.recv(count - len(data))
+            if not chunk:
+                raise RuntimeError("control socket closed")
+            data += chunk
+        return data
+
+    def status(self):
+        return self.request("status", {})
+
+    def processes(self):
+        return {p["name"]: p for p in self.status()["processes"]}
+
+    def close(self):
+        self.sock.close()
+
 
 def control_status(path):
-    """The supervisor's status reply, over the control socket (the IPC protocol of docs/IPC.md)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
-
-    def request(type_, payload, id_):
-        body = json.dumps({"v": 1, "id": id_, "kind": "request", "type": type_, "payload": payload}).encode()
-        sock.sendall(struct.pack(">I", len(body)) + body)
-        header = sock.recv(4, socket.MSG_WAITALL)
-        (length,) = struct.unpack(">I", header)
-        data = b""
-        while len(data) < length:
-            data += sock.recv(length - len(data))
-        return json.loads(data)
-
-    request("hello", {"role": "cli", "pid": os.getpid(), "program": "bench", "version": "bench"}, 1)
-    reply = request("status", {}, 2)["payload"]
-    sock.close()
-    return reply
+    """The supervisor's status reply, over a fresh connection to the control socket."""
+    control = Control(path)
+    try:
+        return control.status()
+    finally:
+        control.close()
 
 
 def start(binary_dir, config, scratch, name):
@@ -41,7 +74,7 @@ def start(binary_dir, config, scratch, name):
             status = control_status(control)
             if all(p["state"] == "ready" for p in status["processes"]):
                 return process, status["supervisor"]["listen"]
-        except OSError:
+        except (OSError, RuntimeError):
             pass
         time.sleep(0.05)
     process.kill()
@@ -53,6 +86,20 @@ def stop(binary_dir, config, process):
     process.wait(timeout=60)
 
 
+def stop_and_clean(binary_dir, config, process, scratch):
+    """Stops Bosun, then SIGKILLs what it leaves by design (agent runs outlive it to be adopted by the next one):
+    every process whose command line or working directory is under SCRATCH."""
+    try:
+        stop(binary_dir, config, process)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    for pid in processes_mentioning(scratch):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def insert_deliveries(db, rows):
     """Writes deliveries as ingress stores them (a row in `deliveries`, its headers and body in `delivery_bodies`).
     rows: (source, project, event, delivery_id, body_sha256, headers_json, body_bytes, received_at_ms)."""
@@ -62,3 +109,116 @@ def insert_deliveries(db, rows):
                             (source, project, event, delivery_id, sha, received))
         db.execute("INSERT INTO delivery_bodies (id, headers, body) VALUES (?, ?, ?)",
                    (cursor.lastrowid, headers, body))
+
+
+# Processes, from /proc.
+
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (field 3, the state, is index 0)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def children(pid):
+    """Live (not zombie) children of PID, from every thread (a multi-threaded parent's children hang off the thread
+    that forked them, so /proc/PID/task/*/children, not the main thread's list alone)."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(child) for child in f.read().split())
+        except OSError:
+            pass
+    live = []
+    for child in found:
+        try:
+            if _stat_fields(child)[0] != "Z":
+                live.append(child)
+        except OSError:
+            pass
+    return live
+
+
+def descendants(pid):
+    """PID's live descendants, depth first."""
+    found = []
+    for child in children(pid):
+        found.append(child)
+        found.extend(descendants(child))
+    return found
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def private_kib(pid):
+    """Private (unshared) resident memory: what one more such process costs."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return sum(int(line.split()[1]) for line in f if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    except OSError:
+        return 0
+
+
+def cpu_seconds(pid, reaped_children=False):
+    """User + system CPU time of PID (its ended threads included); with reaped_children, also that of the children
+    it has waited for (cutime + cstime)."""
+    try:
+        fields = _stat_fields(pid)
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
+
+
+def processes_mentioning(text):
+    """Pids whose command line or working directory contains TEXT (how leftovers of one scratch are found)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if text in cmdline or cwd.startswith(text):
+            found.append(int(entry))
+    return found
+
+
+# Statistics.
+
+def percentile(values, p):
+    """The nearest-rank P-th percentile (P in 0…100) of VALUES; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")

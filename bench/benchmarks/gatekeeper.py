@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Gatekeeper throughput and wake-up latency.
 
 1. events/s: a pre-filled inbox of N deliveries of mixed kinds (trigger labels that create tasks, comments on those
@@ -6,30 +5,24 @@
    The rate is N / (last processed_at - first processed_at), from the inbox's own timestamps.
 2. 2xx → claimable job: with the worker paused, signed trigger webhooks are posted one at a time; for each, the time
    from the client receiving its 202 to the job row's created_at (same clock, same machine), p50 and p99.
-
-Usage: bench/gatekeeper/run.py --bin .build/release [--deliveries 100000] [--latency-events 1000]
 """
-import argparse
 import hashlib
-import hmac
-import http.client
 import json
 import os
 import random
 import sqlite3
-import statistics
 import subprocess
-import sys
-import tempfile
 import time
 
+from bosun_bench import insert_deliveries, median, percentile, start, stop
+from benchmarks.intake import SECRET, post, signature
+
+NAME = "gatekeeper"
+DESCRIPTION = "inbox applied (events/s), and 202 → claimable job latency"
+ORDER = 60
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-sys.path.insert(0, os.path.join(HERE, ".."))
-from bosun_bench import insert_deliveries, start, stop  # noqa: E402
-
 FIXTURES = os.path.join(HERE, "../../Tests/BosunTests/Fixtures/webhooks/github")
-SECRET = b"bench-secret"
 
 
 def load(name):
@@ -59,7 +52,8 @@ projects:
 
 
 def fill_inbox(db_path, count):
-    labeled, comment, opened = load("issues.labeled.json"), load("issue_comment.created.json"), load("issues.opened.json")
+    labeled, comment = load("issues.labeled.json"), load("issue_comment.created.json")
+    opened = load("issues.opened.json")
     push, ping, check = load("push.json"), load("ping.json"), load("check_run.completed.json")
     db = sqlite3.connect(db_path)
     rows = []
@@ -99,83 +93,79 @@ def wait_applied(db_path, timeout):
         if left == 0:
             return
         time.sleep(0.2)
-    sys.exit("the inbox was not applied in time")
+    raise TimeoutError("the inbox was not applied in time")
 
 
-def post(listen, delivery, body):
-    host, port = listen.rsplit(":", 1)
-    signature = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    connection.request("POST", "/webhooks/github/demo", body=body, headers={
-        "Content-Type": "application/json", "X-GitHub-Event": "issues", "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": "sha256=" + signature})
-    response = connection.getresponse()
-    response.read()
-    connection.close()
-    return response.status
+def sizes(ctx):
+    return {"deliveries": 2000, "latency": 20} if ctx.quick else {"deliveries": 100_000, "latency": 1000}
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--deliveries", type=int, default=100_000)
-    parser.add_argument("--latency-events", type=int, default=1000)
-    args = parser.parse_args()
-    binary_dir = os.path.abspath(args.bin)
-    scratch = tempfile.mkdtemp(prefix="bosun-bench-gk-")
+def describe(ctx):
+    s = sizes(ctx)
+    return f"{s['deliveries']:,} mixed deliveries pre-filled; {s['latency']} trigger webhooks one at a time"
+
+
+def once(ctx, index):
+    s = sizes(ctx)
+    scratch = ctx.scratch()
     config = write_config(scratch)
     db_path = os.path.join(scratch, "state/bosun.db")
 
     # Migrate the store and pause the worker (the flag persists), so that no job is claimed.
-    process, _ = start(binary_dir, config, scratch, "setup")
-    subprocess.run([os.path.join(binary_dir, "bosun"), "pause", "-c", config], check=True, capture_output=True)
-    stop(binary_dir, config, process)
+    process, _ = start(ctx.bin, config, scratch, "setup")
+    subprocess.run([os.path.join(ctx.bin, "bosun"), "pause", "-c", config], check=True, capture_output=True)
+    stop(ctx.bin, config, process)
 
-    tasks = fill_inbox(db_path, args.deliveries)
-    process, listen = start(binary_dir, config, scratch, "apply")
-    wait_applied(db_path, 1200)
-    db = sqlite3.connect(db_path)
-    first, last = db.execute("SELECT MIN(processed_at_ms), MAX(processed_at_ms) FROM deliveries").fetchone()
-    made = db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
-    jobs = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-    db.close()
-    elapsed = max(1, last - first) / 1000
-    print(f"inbox: {args.deliveries} deliveries applied in {elapsed:.2f} s = {args.deliveries / elapsed:,.0f} events/s "
-          f"({made} tasks and {jobs} jobs created; {tasks} trigger deliveries)")
-
-    latencies = []
-    label = load("issues.labeled.json")
-    for i in range(args.latency_events):
-        body = dict(label)
-        number = 5_000_000 + i
-        body["issue"] = dict(label["issue"], number=number, title=f"Latency {i}")
-        raw = json.dumps(body).encode()
-        status = post(listen, f"latency-{i}", raw)
-        acknowledged = time.time() * 1000
-        if status != 202:
-            sys.exit(f"webhook {i} answered {status}")
+    tasks = fill_inbox(db_path, s["deliveries"])
+    process, listen = start(ctx.bin, config, scratch, "apply")
+    try:
+        wait_applied(db_path, 1200)
         db = sqlite3.connect(db_path)
-        created = None
+        first, last = db.execute("SELECT MIN(processed_at_ms), MAX(processed_at_ms) FROM deliveries").fetchone()
+        made = db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+        db.close()
+        ctx.check(f"gatekeeper run {index + 1}: one task per trigger delivery", made == tasks,
+                  f"{made} tasks for {tasks} triggers")
+        events_per_s = s["deliveries"] / (max(1, last - first) / 1000)
+
+        latencies = []
+        label = load("issues.labeled.json")
+        for i in range(s["latency"]):
+            body = dict(label)
+            number = 5_000_000 + i
+            body["issue"] = dict(label["issue"], number=number, title=f"Latency {i}")
+            raw = json.dumps(body).encode()
+            status = post(listen, "/webhooks/github/demo", raw, signature(raw), f"latency-{i}")
+            acknowledged = time.time() * 1000
+            created = job_created_at(db_path, number) if status == 202 else None
+            if created is None:
+                break
+            # A job committed before the client read its 202 counts as 0.
+            latencies.append(max(0.0, created - acknowledged))
+        ctx.check(f"gatekeeper run {index + 1}: every trigger webhook answered 202 and made a claimable job",
+                  len(latencies) == s["latency"], f"{len(latencies)} of {s['latency']}"
+                  + ("" if len(latencies) == s["latency"] else f"; the last answered {status} (a job within 2 s?)"))
+    finally:
+        stop(ctx.bin, config, process)
+    return {"events_per_s": events_per_s, "job.p50": median(latencies), "job.p99": percentile(latencies, 99)}
+
+
+def job_created_at(db_path, number):
+    db = sqlite3.connect(db_path)
+    try:
         for _ in range(2000):
             row = db.execute("""SELECT j.created_at_ms FROM jobs j JOIN tasks t ON t.id = j.task_id
                                 WHERE t.project = 'demo' AND t.issue = ? AND t.active = 1
                                   AND j.state = 'queued'""", (str(number),)).fetchone()
             if row:
-                created = row[0]
-                break
+                return row[0]
             time.sleep(0.001)
+        return None
+    finally:
         db.close()
-        if created is None:
-            sys.exit(f"no job for webhook {i}")
-        latencies.append(max(0.0, created - acknowledged))
-    latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(f"2xx -> claimable job over {len(latencies)} webhooks: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-          f"max {latencies[-1]:.1f} ms")
-    print("(negative gaps, a job committed before the client read its 202, count as 0)")
-    stop(binary_dir, config, process)
 
 
-if __name__ == "__main__":
-    main()
+def metrics(ctx):
+    return [("events_per_s", "pre-filled inbox applied", "events/s", "higher"),
+            ("job.p50", "202 → claimable job, p50 of the run", "ms", "lower"),
+            ("job.p99", "202 → claimable job, p99 of the run", "ms", "lower")]

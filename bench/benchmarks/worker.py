@@ -1,0 +1,145 @@
+"""Worker: on a local-tracker project with a real git origin and scripted agents,
+1. throughput: N tasks whose agent exits at once; claimed-and-completed jobs per second, first claim to last finish
+   (each job includes its worktree preparation and the commit/push check after the run);
+2. latency: one task at a time; from the job row's created_at to the agent's exec (the agent stamps the time first
+   thing: a shell's `date` starts in ~2 ms, a Python agent would add ~25 ms), p50 and p99.
+
+The helpers (an origin repository, the config, tasks written into the inbox) are shared with the agents and exec
+benchmarks."""
+import json
+import os
+import sqlite3
+import subprocess
+import time
+
+from bosun_bench import insert_deliveries, median, percentile, start, stop_and_clean
+
+NAME = "worker"
+DESCRIPTION = "trivial agent jobs per second, and enqueue → agent exec latency (local tracker, real git)"
+ORDER = 40
+RUNS = 3
+
+
+def sizes(ctx):
+    return {"trivial": 30, "latency": 10} if ctx.quick else {"trivial": 1000, "latency": 200}
+
+
+def describe(ctx):
+    s = sizes(ctx)
+    return (f"{s['trivial']} jobs of /bin/true 8 at a time; {s['latency']} jobs one at a time; "
+            f"worker.ready_worktrees {ctx.options['ready_worktrees']}")
+
+
+def make_origin(scratch):
+    origin = os.path.join(scratch, "origin.git")
+    seed = os.path.join(scratch, "seed")
+    git = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@localhost"]
+    subprocess.run(["git", "init", "-q", "--bare", origin], check=True)
+    os.makedirs(seed)
+    subprocess.run(git + ["-C", seed, "init", "-q", "-b", "main"], check=True)
+    with open(os.path.join(seed, "README.md"), "w") as f:
+        f.write("bench\n")
+    subprocess.run(git + ["-C", seed, "add", "-A"], check=True)
+    subprocess.run(git + ["-C", seed, "commit", "-q", "-m", "initial"], check=True)
+    subprocess.run(git + ["-C", seed, "push", "-q", origin, "main"], check=True)
+    return origin
+
+
+def write_config(ctx, scratch, argv, concurrency, project=None, durability="normal"):
+    """bosun.yaml with one agent, `bench` (ARGV), and by default a local-tracker project on a fresh origin."""
+    if project is None:
+        project = (f"  - name: bench\n    tracker: local\n    repo: {{ url: {make_origin(scratch)}, "
+                   "default_branch: main }\n    authors: [bench]\n")
+    config = os.path.join(scratch, "bosun.yaml")
+    ready = ctx.options["ready_worktrees"]
+    with open(config, "w") as f:
+        f.write(f"""state_dir: ./state
+listen: 127.0.0.1:0
+durability: {durability}
+worker: {{ max_concurrency: {concurrency}, lease_s: 300, heartbeat_s: 30, ready_worktrees: {ready} }}
+agents:
+  bench: {{ argv: {json.dumps(argv)}, probe: [/bin/true] }}
+projects:
+{project}""")
+    return config
+
+
+def request_tasks(db_path, count, prefix):
+    """COUNT `task.create` deliveries in the inbox, as `bosun task create` writes them."""
+    db = sqlite3.connect(db_path)
+    now = int(time.time() * 1000)
+    rows = []
+    for i in range(count):
+        body = json.dumps({"title": f"{prefix} {i}", "body": "bench", "author": "bench"}).encode()
+        rows.append(("api", "bench", "task.create", f"{prefix}-{i}-{now}", f"{prefix}-{i}-{now}", "{}", body, now))
+    insert_deliveries(db, rows)
+    db.commit()
+    db.close()
+
+
+def query(db_path, sql, args=()):
+    db = sqlite3.connect(db_path, timeout=30)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def wait_for(predicate, timeout, what, interval=0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def throughput(ctx, count):
+    scratch = ctx.scratch()
+    config = write_config(ctx, scratch, ["/bin/true"], 8)
+    db_path = os.path.join(scratch, "state/bosun.db")
+    process, _ = start(ctx.bin, config, scratch, "throughput")
+    try:
+        request_tasks(db_path, count, "trivial")
+        wait_for(lambda: query(db_path, "SELECT COUNT(*) FROM runs WHERE state = 'exited'")[0][0] >= count, 1800,
+                 f"{count} finished runs")
+        first, last = query(db_path, "SELECT MIN(started_at_ms), MAX(finished_at_ms) FROM runs")[0]
+        exited_zero = query(db_path, "SELECT COUNT(*) FROM runs WHERE state = 'exited' AND exit_code = 0")[0][0]
+        ctx.check("worker: every trivial job ran its agent to exit 0", exited_zero >= count,
+                  f"{exited_zero} of {count}")
+        return count / max(0.001, (last - first) / 1000)
+    finally:
+        stop_and_clean(ctx.bin, config, process, scratch)
+
+
+def latency(ctx, count):
+    scratch = ctx.scratch()
+    config = write_config(ctx, scratch, ["/bin/sh", "-c", "date +%s%3N > .bosun-exec"], 4)
+    db_path = os.path.join(scratch, "state/bosun.db")
+    process, _ = start(ctx.bin, config, scratch, "latency")
+    samples = []
+    try:
+        for i in range(count):
+            request_tasks(db_path, 1, f"latency{i}")
+            wait_for(lambda: query(db_path, "SELECT COUNT(*) FROM runs WHERE state = 'exited'")[0][0] >= i + 1, 120,
+                     "the run", interval=0.01)
+            job_created, branch = query(db_path, """SELECT j.created_at_ms, t.branch FROM jobs j JOIN tasks t
+                                                     ON t.id = j.task_id ORDER BY j.id DESC LIMIT 1""")[0]
+            with open(os.path.join(scratch, "state/worktrees/bench", branch.split("/")[-1], ".bosun-exec")) as f:
+                samples.append(int(f.read()) - job_created)
+    finally:
+        stop_and_clean(ctx.bin, config, process, scratch)
+    return samples
+
+
+def once(ctx, index):
+    s = sizes(ctx)
+    samples = latency(ctx, s["latency"])
+    return {"jobs_per_s": throughput(ctx, s["trivial"]), "exec.p50": median(samples),
+            "exec.p99": percentile(samples, 99)}
+
+
+def metrics(ctx):
+    return [("jobs_per_s", "trivial agent jobs completed per second (8 at a time)", "jobs/s", "higher"),
+            ("exec.p50", "enqueue → agent exec, p50 of the run (includes creating the worktree)", "ms", "lower"),
+            ("exec.p99", "enqueue → agent exec, p99 of the run", "ms", "lower")]
