@@ -25,21 +25,30 @@ SECRET = b"chaos-secret"
 
 
 class Check:
-    def __init__(self, name, ok, detail):
-        self.name, self.ok, self.detail = name, bool(ok), detail
+    """One check's outcome. A measured check (`Context.measure`) that misses its bound is a warning, not a failure,
+    unless the run is strict."""
+
+    def __init__(self, name, ok, detail, warn_only=False):
+        self.name, self.ok, self.detail, self.warn_only = name, bool(ok), detail, warn_only
 
 
 class Context:
     """One scenario's run: its checks, its scratch directories, and the Bosuns it started (stopped by cleanup)."""
 
-    def __init__(self, binary_dir, long, keep, name):
-        self.bin, self.long, self.keep, self.name = binary_dir, long, keep, name
+    def __init__(self, binary_dir, long, keep, name, strict=False):
+        self.bin, self.long, self.keep, self.name, self.strict = binary_dir, long, keep, name, strict
         self.checks = []
         self._scratches = []
         self._bosuns = []
 
     def check(self, name, ok, detail=""):
         self.checks.append(Check(name, ok, detail))
+        return ok
+
+    def measure(self, name, ok, detail=""):
+        """A latency bound that the machine's own noise can break (docs/CHAOS.md, "Measured checks"): reported
+        like a check, with its figures; missing it fails the run only under --strict, else it is a warning."""
+        self.checks.append(Check(name, ok, detail, warn_only=not self.strict))
         return ok
 
     def scratch(self):
