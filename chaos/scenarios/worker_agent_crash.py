@@ -85,21 +85,21 @@ def quiet_phase(bosun):
     return load
 
 
-def chaos_phase(bosun, tasks):
+def chaos_phase(bosun, tasks, last_killed):
     """Returns the load and the worker pids killed."""
     bosun.cli("resume")
     tasks.create(TASKS_PER_PHASE)
-    killed = []
+    killed = [last_killed]
     with SignedLoad(bosun.listen, rate=RATE, body=labelled_issue_body) as load:
         end = time.monotonic() + PHASE_S
         for _ in range(KILLS_PER_PHASE):
             # Kill while agents run, so that the next worker has runs to adopt.
             wait_until(lambda: live_runs(bosun) > 0 or time.monotonic() >= end, PHASE_S)
-            pid = bosun.wait_ready("worker", timeout=30, not_pid=killed[-1] if killed else None)
+            pid = bosun.wait_ready("worker", timeout=30, not_pid=killed[-1])
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
         time.sleep(max(0.0, end - time.monotonic()))
-    return load, killed
+    return load, killed[1:]
 
 
 def p99(loads):
@@ -119,7 +119,7 @@ def run(context):
         quiet_phase(bosun)
         for _ in range(pairs):
             quiet.append(quiet_phase(bosun))
-            load, pids = chaos_phase(bosun, tasks)
+            load, pids = chaos_phase(bosun, tasks, killed[-1] if killed else None)
             chaos.append(load)
             killed += pids
         bosun.cli("pause")
