@@ -82,7 +82,8 @@ def at_run_time(context, bosun, scratch, label):
     context.check(f"{label}: the crash-looping gatekeeper is marked failed after its budget of {BUDGET} restarts",
                   gatekeeper["state"] == "failed" and gatekeeper["restarts"] - earlier == BUDGET
                   and gatekeeper.get("failure"),
-                  f"state {gatekeeper['state']} after {failed_after:.1f} s, restarts {gatekeeper['restarts'] - earlier}, "
+                  f"state {gatekeeper['state']} after {failed_after:.1f} s, "
+                  f"restarts {gatekeeper['restarts'] - earlier}, "
                   f"failure: {gatekeeper.get('failure')!r}")
     context.check(f"{label}: a failed child is left alone (still failed, no process, 3 s later)",
                   still["state"] == "failed" and not still.get("pid") and still["restarts"] == gatekeeper["restarts"],
