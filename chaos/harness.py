@@ -25,15 +25,18 @@ SECRET = b"chaos-secret"
 
 
 class Check:
-    def __init__(self, name, ok, detail):
-        self.name, self.ok, self.detail = name, bool(ok), detail
+    """One check's outcome. A measured check (`Context.measure`) that misses its bound is a warning, not a failure,
+    unless the run is strict."""
+
+    def __init__(self, name, ok, detail, warn_only=False):
+        self.name, self.ok, self.detail, self.warn_only = name, bool(ok), detail, warn_only
 
 
 class Context:
     """One scenario's run: its checks, its scratch directories, and the Bosuns it started (stopped by cleanup)."""
 
-    def __init__(self, binary_dir, long, keep, name):
-        self.bin, self.long, self.keep, self.name = binary_dir, long, keep, name
+    def __init__(self, binary_dir, long, keep, name, strict=False):
+        self.bin, self.long, self.keep, self.name, self.strict = binary_dir, long, keep, name, strict
         self.checks = []
         self._scratches = []
         self._bosuns = []
@@ -42,17 +45,27 @@ class Context:
         self.checks.append(Check(name, ok, detail))
         return ok
 
+    def measure(self, name, ok, detail=""):
+        """A latency bound that the machine's own noise can break (docs/CHAOS.md, "Measured checks"): reported
+        like a check, with its figures; missing it fails the run only under --strict, else it is a warning."""
+        self.checks.append(Check(name, ok, detail, warn_only=not self.strict))
+        return ok
+
     def scratch(self):
         path = tempfile.mkdtemp(prefix=f"bosun-chaos-{self.name}-")
         self._scratches.append(path)
         return path
 
-    def bosun(self, extra_config="", agents=None, projects=None, durability="full"):
-        """A started Bosun in a fresh scratch directory (see Bosun)."""
-        bosun = Bosun(self.bin, self.scratch(), extra_config=extra_config, agents=agents, projects=projects,
-                      durability=durability)
+    def bosun(self, extra_config="", agents=None, projects=None, durability="full", scratch=None, ready=None):
+        """A started Bosun in a fresh scratch directory, or in SCRATCH (see Bosun). With READY (child names), start
+        waits only for those children; by default for all three."""
+        bosun = Bosun(self.bin, scratch or self.scratch(), extra_config=extra_config, agents=agents,
+                      projects=projects, durability=durability)
         self._bosuns.append(bosun)
-        bosun.start()
+        if ready is None:
+            bosun.start()
+        else:
+            bosun.launch(ready)
         return bosun
 
     def cleanup(self):
@@ -70,6 +83,26 @@ GITHUB_PROJECT = """  - name: demo
     repo: { url: https://github.com/acme/demo.git }
     webhook: { secret_file: ./secret }
 """
+
+# The GitHub project `demo` where each `issues.opened` labelled `bosun` by the fixture's sender creates a task that
+# then waits (a one-state workflow: no agent job). Its forge effects fail at once (no token), so nothing leaves the
+# machine; what is checked is the inbox and the tasks.
+GITHUB_TASK_PROJECT = """  - name: demo
+    tracker: github
+    repo: { url: https://github.com/acme/demo.git }
+    webhook: { secret_file: ./secret }
+    authors: [Codertocat]
+    workflow:
+      initial: waiting
+      states:
+        waiting: { type: hold, on: { issue_closed: done } }
+        done: { type: terminal }
+"""
+
+
+def labelled_issue_body(number):
+    """An `issues.opened` body for issue NUMBER carrying the trigger label: its delivery creates one task."""
+    return github_issue_body(number, labels=("bosun",))
 
 
 class Bosun:
@@ -96,6 +129,25 @@ class Bosun:
     def start(self):
         self.process, self.listen = start(self.bin, self.config, self.scratch, "bosun")
         return self
+
+    def launch(self, ready, timeout=30):
+        """Runs `bosun run` and waits only until the children named in READY are ready (start() waits for all three
+        and gives up otherwise); for a Bosun one of whose children is meant never to start."""
+        log = open(os.path.join(self.scratch, "bosun.log"), "w")
+        self.process = subprocess.Popen([os.path.join(self.bin, "bosun"), "run", "-c", self.config], stdout=log,
+                                        stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                status = self.status()
+                states = {p["name"]: p["state"] for p in status["processes"]}
+                if all(states.get(name) == "ready" for name in ready):
+                    self.listen = status["supervisor"]["listen"]
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{', '.join(ready)} not ready within {timeout} s; see {log.name}")
 
     def status(self):
         return control_status(self.control)
@@ -153,6 +205,97 @@ class Bosun:
             return db.execute(sql, args).fetchall()
         finally:
             db.close()
+
+
+    def wait_processed(self, timeout=60):
+        """Waits until the gatekeeper has applied every delivery in the inbox; returns how many are left (0)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.query("SELECT COUNT(*) FROM deliveries WHERE processed_at_ms IS NULL")[0][0]
+            if left == 0 or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.1)
+
+    def inbox_audit(self, delivery_ids):
+        """What the store holds for DELIVERY_IDS (GitHub deliveries of project demo): ids not stored, ids stored more
+        than once, ids stored but not marked processed, and ids whose row is referenced by more or fewer than one
+        task `created` event (each delivery of github_issue_body(…, ("bosun",)) creates exactly one task)."""
+        rows = self.query("""SELECT d.delivery_id, d.processed_at_ms,
+                                    (SELECT COUNT(*) FROM task_events e WHERE e.delivery_id = d.id
+                                       AND e.event = 'created')
+                             FROM deliveries d WHERE d.source = 'github' AND d.project = 'demo'""")
+        stored = collections.Counter(row[0] for row in rows)
+        unprocessed = {row[0] for row in rows if row[1] is None}
+        created = {row[0]: row[2] for row in rows}
+        wanted = set(delivery_ids)
+        return {
+            "missing": sorted(wanted - set(stored)),
+            "duplicated": sorted(d for d in wanted if stored[d] > 1),
+            "unprocessed": sorted(wanted & unprocessed),
+            "not_created_once": sorted(d for d in wanted if d in created and created[d] != 1),
+        }
+
+    def duplicate_tasks(self):
+        """Issues of project demo with more than one task: [(issue, count)]."""
+        return self.query("""SELECT issue, COUNT(*) FROM tasks WHERE project = 'demo' GROUP BY issue
+                             HAVING COUNT(*) > 1""")
+
+
+class PidWatch:
+    """Samples the pid of one child (per the supervisor's status) every INTERVAL seconds on a thread, so that a
+    scenario can tell whether the child was ever replaced, however briefly: `pids` is every distinct pid seen."""
+
+    def __init__(self, bosun, name, interval=0.1):
+        self.bosun, self.name, self.interval = bosun, name, interval
+        self.pids = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                pid = self.bosun.child_pid(self.name)
+                self.samples += 1
+                if not self.pids or self.pids[-1] != pid:
+                    self.pids.append(pid)
+            except (OSError, ValueError):
+                pass
+            self._stop.wait(self.interval)
+
+
+def git_origin(scratch):
+    """A bare git repository with one commit on main, for a project on the local tracker."""
+    origin = os.path.join(scratch, "origin.git")
+    seed = os.path.join(scratch, "seed")
+    git = ["git", "-c", "user.name=Chaos", "-c", "user.email=chaos@localhost"]
+    subprocess.run(["git", "init", "-q", "--bare", origin], check=True)
+    os.makedirs(seed)
+    subprocess.run(git + ["-C", seed, "init", "-q", "-b", "main"], check=True)
+    with open(os.path.join(seed, "README.md"), "w") as f:
+        f.write("chaos\n")
+    subprocess.run(git + ["-C", seed, "add", "-A"], check=True)
+    subprocess.run(git + ["-C", seed, "commit", "-q", "-m", "initial"], check=True)
+    subprocess.run(git + ["-C", seed, "push", "-q", origin, "main"], check=True)
+    return origin
+
+
+def wait_until(predicate, timeout, interval=0.05):
+    """Polls PREDICATE until it is true or TIMEOUT seconds have passed; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
 
 
 def processes_mentioning(text):
@@ -214,6 +357,9 @@ class SignedLoad:
     connection per request (so a refused connection is seen as one). Every request's outcome is recorded: the
     delivery id, the HTTP status (or None), the error kind (`refused`, `reset`, `timeout`, …) and the latency."""
 
+    _numbers_lock = threading.Lock()
+    _last_number = 0
+
     def __init__(self, address, rate, threads=4, project="demo", body=github_issue_body, timeout=10):
         self.address, self.rate, self.threads, self.project = address, rate, threads, project
         self.body, self.timeout = body, timeout
@@ -221,7 +367,6 @@ class SignedLoad:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._workers = []
-        self._counter = 0
 
     def __enter__(self):
         self.start()
@@ -242,9 +387,11 @@ class SignedLoad:
             thread.join(timeout=self.timeout + 5)
 
     def _next_number(self):
-        with self._lock:
-            self._counter += 1
-            return self._counter
+        # Numbered across every load of this process, so that two loads against one Bosun never share a delivery
+        # id or an issue.
+        with SignedLoad._numbers_lock:
+            SignedLoad._last_number += 1
+            return SignedLoad._last_number
 
     def _run(self, index):
         interval = self.threads / self.rate
