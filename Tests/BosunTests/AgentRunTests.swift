@@ -263,6 +263,8 @@ struct AgentRuns {
                 foundExited += 1
             case .lost(let reason):
                 Issue.record("run \(id) lost: \(reason)")
+            case .notStarted:
+                Issue.record("run \(id) taken for never started")
             }
         }
         #expect(adopted > 0 && foundExited > 0, "adopted \(adopted), found exited \(foundExited)")
@@ -332,6 +334,9 @@ struct AgentRuns {
         guard case .lost = RunProbe.probe(runDirectory: empty, shim: impostor) else {
             throw TestFailure("an impostor pid was taken for our shim")
         }
+        // A run recorded but never launched (no shim known, no agent.pid): nothing ran, which is not a loss.
+        #expect(RunProbe.probe(runDirectory: empty, shim: nil) == .notStarted)
+        #expect(RunProbe.probe(runDirectory: directory.file("run-missing"), shim: nil) == .notStarted)
         try watcher.watch(runID: "never", runDirectory: empty, shim: impostor)
         let immediate = try await next(watcher, count: 1, timeout: .seconds(2))
         #expect(immediate.map(\.runID) == ["never"])

@@ -375,10 +375,15 @@ final class JobRunner: Sendable {
         case .lost(let reason):
             classification = .permanent(reason: "the run was lost: \(reason)")
             record.state = "lost"
+        case .notStarted:
+            // The worker stopped between recording the run and launching it: nothing ran, so no attempt is spent.
+            classification = .cancelled
+            record.state = "lost"
         case .running:
             return
         }
         var (name, reason) = Self.describe(classification)
+        if runState == .notStarted { reason = "the run never started: the worker stopped before launching it" }
         if active.job.kind == "gate" && record.state == "exited" {
             // A gate command's exit code is its verdict; agent-output classification does not apply.
             let passed = record.exitCode == 0 && !record.timedOut

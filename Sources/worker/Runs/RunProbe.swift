@@ -8,6 +8,9 @@ public enum RunState: Equatable, Sendable {
     case exited(RunExit)
     /// The shim is gone without an exit status: it was killed itself. Its agent, if still alive, has been killed.
     case lost(reason: String)
+    /// No shim was recorded and the run directory shows none started: the worker stopped before it launched one, so
+    /// nothing ran.
+    case notStarted
 }
 
 /// Decides the state of a run after a restart: the adoption step of a new worker (SPEC §5.4).
@@ -24,7 +27,8 @@ public enum RunProbe {
         }
         guard let shim = shim ?? record?.shim else {
             // No shim known: nothing ever ran here, unless a status says otherwise.
-            return settle(runDirectory: runDirectory, record: record, lostReason: "no shim recorded and no agent.pid")
+            let settled = settle(runDirectory: runDirectory, record: record, lostReason: "no shim recorded")
+            return record == nil && settled == .lost(reason: "no shim recorded") ? .notStarted : settled
         }
         switch shim.liveness {
         case .running:
