@@ -52,7 +52,11 @@ final class WorkerControl: SupervisedProcess {
 
     struct State {
         var paused = false
+        /// Whether the supervisor has said pause or resume since this worker started.
+        var pauseHeard = false
         var breaker: BreakerStatus?
+        /// The breaker's position in the store, until the supervisor reports it (see `restore(from:)`).
+        var storedBreaker: BreakerState?
     }
 
     init(config: CurrentConfig, logger: Logger, wakes: WakeSignal = WakeSignal()) {
@@ -64,17 +68,36 @@ final class WorkerControl: SupervisedProcess {
     /// True while claims are paused by the operator.
     var isPaused: Bool { state.withLock { $0.paused } }
 
-    /// The breaker as last reported by the supervisor.
-    var breaker: BreakerStatus? { state.withLock { $0.breaker } }
+    /// The breaker's position as last reported by the supervisor, or as stored until it has reported it.
+    var breakerState: BreakerState? { state.withLock { $0.breaker?.state ?? $0.storedBreaker } }
+
+    /// Takes the pause and the breaker from the store, where the supervisor records both before it tells a worker.
+    /// A new worker claims as soon as it is ready, a moment before the supervisor's `pause` and `breaker_changed`
+    /// reach it; without this, a worker restarted while the breaker is open (or claims are paused) would start
+    /// agent runs in that moment. What the supervisor says wins over what was read here.
+    func restore(from database: Database) throws {
+        let breaker = try database.loadBreaker().flatMap { BreakerState(rawValue: $0.state) }
+        let paused = try database.operatorFlag("paused") == "true"
+        state.withLock { state in
+            state.storedBreaker = breaker
+            if !state.pauseHeard { state.paused = paused }
+        }
+    }
 
     func pause() async throws -> PauseState {
-        state.withLock { $0.paused = true }
+        state.withLock {
+            $0.paused = true
+            $0.pauseHeard = true
+        }
         logger.info("claims paused")
         return PauseState(paused: true)
     }
 
     func resume() async throws -> PauseState {
-        state.withLock { $0.paused = false }
+        state.withLock {
+            $0.paused = false
+            $0.pauseHeard = true
+        }
         logger.info("claims resumed")
         wakes.wake()
         return PauseState(paused: false)
@@ -116,6 +139,11 @@ struct WorkerService: Service {
                 "adopted": "\(adoption.adopted)", "settled": "\(adoption.settled)", "rescued": "\(adoption.rescued)",
             ])
         await link.reportReady()
+        do {
+            try runner.control.restore(from: runner.database)
+        } catch {
+            logger.error("cannot read the pause and the breaker from the store", metadata: ["error": "\(error)"])
+        }
         let stopped = WakeSignal()
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in

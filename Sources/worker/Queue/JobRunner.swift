@@ -145,7 +145,7 @@ final class JobRunner: Sendable {
             let capacity = config.worker.maxConcurrency - inFlight
             guard capacity > 0 else { break }
             var kinds: Set<String> = ["agent", "gate", "merge"]
-            let breaker = control.breaker?.state
+            let breaker = control.breakerState
             let probing = state.withLock { $0.probeInFlight }
             if breaker == .open || (breaker == .halfOpen && probing) { kinds.remove("agent") }
             var perProject: [String: Int] = [:]
@@ -394,7 +394,7 @@ final class JobRunner: Sendable {
         record.reason = reason
         if case .transient(let retryAt, _) = classification { record.retryAtMs = retryAt }
         let recorded = try? database.write { try $0.finishRun(record, worker: owner) }
-        if active.job.kind == "agent" && control.breaker?.state == .halfOpen {
+        if active.job.kind == "agent" && control.breakerState == .halfOpen {
             state.withLock { $0.probeInFlight = false }
         }
         var metadata: Logger.Metadata = [
