@@ -222,3 +222,19 @@ def percentile(values, p):
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+def make_origin(scratch, who="bench"):
+    """A bare git repository (scratch/origin.git) with one commit on main, for a project on the local tracker."""
+    origin = os.path.join(scratch, "origin.git")
+    seed = os.path.join(scratch, "seed")
+    git = ["git", "-c", f"user.name={who}", "-c", f"user.email={who}@localhost"]
+    subprocess.run(["git", "init", "-q", "--bare", origin], check=True)
+    os.makedirs(seed)
+    subprocess.run(git + ["-C", seed, "init", "-q", "-b", "main"], check=True)
+    with open(os.path.join(seed, "README.md"), "w") as f:
+        f.write(f"{who}\n")
+    subprocess.run(git + ["-C", seed, "add", "-A"], check=True)
+    subprocess.run(git + ["-C", seed, "commit", "-q", "-m", "initial"], check=True)
+    subprocess.run(git + ["-C", seed, "push", "-q", origin, "main"], check=True)
+    return origin

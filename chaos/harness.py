@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from bosun_bench import control_status, start  # noqa: F401  (bench/ is on sys.path; see run.py)
+from bosun_bench import control_status, make_origin, start  # noqa: F401  (bench/ is on sys.path; see run.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "Tests", "BosunTests", "Fixtures")
@@ -274,18 +274,7 @@ class PidWatch:
 
 def git_origin(scratch):
     """A bare git repository with one commit on main, for a project on the local tracker."""
-    origin = os.path.join(scratch, "origin.git")
-    seed = os.path.join(scratch, "seed")
-    git = ["git", "-c", "user.name=Chaos", "-c", "user.email=chaos@localhost"]
-    subprocess.run(["git", "init", "-q", "--bare", origin], check=True)
-    os.makedirs(seed)
-    subprocess.run(git + ["-C", seed, "init", "-q", "-b", "main"], check=True)
-    with open(os.path.join(seed, "README.md"), "w") as f:
-        f.write("chaos\n")
-    subprocess.run(git + ["-C", seed, "add", "-A"], check=True)
-    subprocess.run(git + ["-C", seed, "commit", "-q", "-m", "initial"], check=True)
-    subprocess.run(git + ["-C", seed, "push", "-q", origin, "main"], check=True)
-    return origin
+    return make_origin(scratch, who="chaos")
 
 
 def wait_until(predicate, timeout, interval=0.05):

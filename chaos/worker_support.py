@@ -5,8 +5,7 @@ import json
 import os
 import time
 
-from bosun_bench import insert_deliveries
-from worker.run import make_origin  # noqa: F401  (bench/worker/run.py; bench/ is on sys.path, see run.py)
+from bosun_bench import insert_deliveries, make_origin  # noqa: F401  (bench/ is on sys.path, see run.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENTS = os.path.join(HERE, "agents")

@@ -15,7 +15,8 @@ import time
 import peers
 from bosun_bench import median, percentile, start, stop_and_clean
 from benchmarks.intake import post, signature
-from benchmarks.worker import make_origin, write_config
+from benchmarks.worker import write_config
+from bosun_bench import make_origin
 
 NAME = "exec"
 DESCRIPTION = "signed webhook → the task's first agent exec, end to end (Debian's webhook running the stamp: context)"

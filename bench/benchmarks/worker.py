@@ -9,10 +9,9 @@ benchmarks."""
 import json
 import os
 import sqlite3
-import subprocess
 import time
 
-from bosun_bench import insert_deliveries, median, percentile, start, stop_and_clean
+from bosun_bench import insert_deliveries, make_origin, median, percentile, start, stop_and_clean
 
 NAME = "worker"
 DESCRIPTION = "trivial agent jobs per second, and enqueue → agent exec latency (local tracker, real git)"
@@ -28,21 +27,6 @@ def describe(ctx):
     s = sizes(ctx)
     return (f"{s['trivial']} jobs of /bin/true 8 at a time; {s['latency']} jobs one at a time; "
             f"worker.ready_worktrees {ctx.options['ready_worktrees']}")
-
-
-def make_origin(scratch):
-    origin = os.path.join(scratch, "origin.git")
-    seed = os.path.join(scratch, "seed")
-    git = ["git", "-c", "user.name=Bench", "-c", "user.email=bench@localhost"]
-    subprocess.run(["git", "init", "-q", "--bare", origin], check=True)
-    os.makedirs(seed)
-    subprocess.run(git + ["-C", seed, "init", "-q", "-b", "main"], check=True)
-    with open(os.path.join(seed, "README.md"), "w") as f:
-        f.write("bench\n")
-    subprocess.run(git + ["-C", seed, "add", "-A"], check=True)
-    subprocess.run(git + ["-C", seed, "commit", "-q", "-m", "initial"], check=True)
-    subprocess.run(git + ["-C", seed, "push", "-q", origin, "main"], check=True)
-    return origin
 
 
 def write_config(ctx, scratch, argv, concurrency, project=None, durability="normal"):
