@@ -44,7 +44,9 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         require(!error.issues.isEmpty, "a refusal without an issue")
         require(error.issues.allSatisfy { !$0.message.isEmpty }, "an issue without a message: \(error.issues)")
         require(error.file == file, "the error names \(error.file)")
-        require(error.issues == again.issues, "two parses of the same text report different issues")
+        require(
+            error.issues == again.issues,
+            "two parses of the same text report different issues: \(error.issues) / \(again.issues)")
     default:
         require(false, "two parses of the same text disagree: \(first) / \(second)")
     }
