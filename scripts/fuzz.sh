@@ -36,12 +36,23 @@ targets=(
 )
 
 scratch=$root/.build-fuzz
+mkdir -p "$scratch"
+swift_build=(swift build --package-path Fuzz --scratch-path "$scratch" -c release --sanitize=fuzzer)
 if [ "$build" = 1 ]; then
-    echo "fuzz.sh: building the fuzz targets (release, -sanitize=fuzzer) in .build-fuzz"
-    swift build --package-path Fuzz --scratch-path "$scratch" -c release --sanitize=fuzzer 2>&1 |
-        grep -E "error|warning: unre|Compiling Fuzz|Build complete" || true
+    echo "fuzz.sh: building the fuzz targets (release, --sanitize=fuzzer) in .build-fuzz"
+    # One product at a time: a plain `swift build` here would also link the main package's executables, whose own
+    # main clashes with libFuzzer's.
+    for entry in "${targets[@]}"; do
+        executable=${entry%%:*}
+        if [ -n "$only" ] && [ "$only" != "${entry#*:}" ] && [ "$only" != "$executable" ]; then continue; fi
+        if ! "${swift_build[@]}" --product "$executable" >"$scratch/fuzz-build.log" 2>&1; then
+            grep -E "error" -A3 "$scratch/fuzz-build.log" >&2 || tail -20 "$scratch/fuzz-build.log" >&2
+            echo "fuzz.sh: building $executable failed (full output in $scratch/fuzz-build.log)" >&2
+            exit 1
+        fi
+    done
 fi
-bin=$(swift build --package-path Fuzz --scratch-path "$scratch" -c release --sanitize=fuzzer --show-bin-path)
+bin=$("${swift_build[@]}" --show-bin-path)
 
 failed=()
 summary=()
