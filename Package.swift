@@ -24,6 +24,11 @@ let package = Package(
         .executable(name: "bosun-gatekeeper", targets: ["BosunGatekeeper"]),
         .executable(name: "bosun-shim", targets: ["BosunShim"]),
         .library(name: "IPC", targets: ["IPC"]),
+        // The libraries Fuzz/ (a package of its own, so that plain builds never see its targets) exercises.
+        .library(name: "Config", targets: ["Config"]),
+        .library(name: "Forge", targets: ["Forge"]),
+        .library(name: "WebhookAuth", targets: ["WebhookAuth"]),
+        .library(name: "Workflow", targets: ["Workflow"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -34,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // Already in the graph through Hummingbird; named here because WebhookAuth reads `HTTPFields` without it.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries: one small target each; no C types leak past the Swift wrapper beside it.
@@ -57,6 +64,14 @@ let package = Package(
         .target(name: "Systemd", dependencies: ["CBosunSystemd"], swiftSettings: strict),
         .target(name: "Workflow", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "Forge", swiftSettings: strict),
+        // Webhook senders and their signature checks on the raw bytes: a library so that Fuzz/ can reach it.
+        .target(
+            name: "WebhookAuth",
+            dependencies: [
+                "Config", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict),
         .target(name: "Outbound", dependencies: ["CBosunCurl", "Forge", "Workflow"], swiftSettings: strict),
         .target(
             name: "ProcessRuntime",
@@ -76,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "BosunIngress",
             dependencies: [
-                "IPC", "Store", "Config", "ProcessRuntime", "LinuxProcess", logging, lifecycle,
+                "IPC", "Store", "Config", "ProcessRuntime", "LinuxProcess", "WebhookAuth", logging, lifecycle,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -100,7 +115,7 @@ let package = Package(
             dependencies: [
                 "IPC", "Store", "Config", "LinuxProcess", "Systemd", "ProcessRuntime", "BosunSupervisor",
                 "BosunIngress", "BosunWorker", "BosunGatekeeper", "Workflow", "Forge", "Outbound",
-                "CBosunCurl", logging,
+                "CBosunCurl", "WebhookAuth", logging,
                 .product(name: "Hummingbird", package: "hummingbird"),
             ] + nio,
             path: "Tests/BosunTests", exclude: ["Fixtures"], swiftSettings: strict),

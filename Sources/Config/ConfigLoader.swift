@@ -77,6 +77,17 @@ public enum ConfigLoader {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
+        } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
+            // Worded here: when a repeated key is itself a mapping or a list, Yams names the position of whichever
+            // duplicate its dictionary lists first, which changes from run to run. Its position is kept only when
+            // every repeated key is a plain value, and then it is the first one's.
+            let keys = Set(duplicates).sorted().map { "'\($0)'" }.joined(separator: ", ")
+            let line = duplicates.contains("<uncovertable>") ? nil : context.mark.line
+            throw ConfigError(
+                file: file,
+                issues: [
+                    ConfigIssue(path: "", message: "not valid YAML: duplicate keys \(keys) in one mapping", line: line)
+                ])
         } catch {
             throw ConfigError(file: file, issues: [ConfigIssue(path: "", message: "not valid YAML: \(error)")])
         }

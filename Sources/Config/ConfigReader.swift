@@ -280,9 +280,11 @@ struct ConfigReader {
         }
     }
 
-    /// The known key within edit distance 2 of `key`, if there is one.
+    /// The known key within edit distance 2 of `key`, if there is one; of equally close keys the first in
+    /// alphabetical order, so that the same file always gets the same suggestion (a `Set`'s order varies between
+    /// instances).
     static func closest(to key: String, among known: Set<String>) -> String? {
-        known.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+        known.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= 2 }.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
     }
 
     private static func editDistance(_ a: String, _ b: String) -> Int {

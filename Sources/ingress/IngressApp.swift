@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import ProcessRuntime
 import Store
+import WebhookAuth
 
 /// The ingress's HTTP surface: health, readiness, metrics and the webhook endpoints.
 struct IngressApp: Sendable {

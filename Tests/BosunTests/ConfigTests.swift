@@ -175,7 +175,8 @@ struct ConfigTests {
                 "supervisor.watchdog: must be true or false, not \"maybe\""
             ])
         #expect(
-            issues("state_dir: s\nstate_dir: t\nlisten: :1\n").first?.contains("duplicated key(s): 'state_dir'") == true
+            issues("state_dir: s\nstate_dir: t\nlisten: :1\n").first?.contains(
+                "duplicate keys 'state_dir' in one mapping") == true
         )
         do {
             _ = try ConfigLoader.load(path: directory.file("nowhere.yaml"))

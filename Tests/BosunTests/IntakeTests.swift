@@ -4,6 +4,7 @@ import HTTPTypes
 import Store
 import Synchronization
 import Testing
+import WebhookAuth
 
 @testable import BosunIngress
 

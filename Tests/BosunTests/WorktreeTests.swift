@@ -1,6 +1,7 @@
 import Foundation
 import LinuxProcess
 import Testing
+import Workflow
 
 @testable import BosunWorker
 
@@ -229,6 +230,48 @@ struct WorktreeTests {
             #expect(output.standardOutputText == name + "\n")
         }
         #expect(!exists("/tmp/bosun-pwned"))
+    }
+
+    @Test("TaskBranch names from the fuzz seeds: git accepts them, the worker reads them back")
+    func taskBranchSeeds() async throws {
+        // The task-branch fuzz target's seed corpus: `number\ntitle` per file (Fuzz/seeds/make-seeds.py).
+        let corpus = URL(fileURLWithPath: fixtures).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/task-branch").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted()
+        #expect(files.count >= 40)
+        var inputs: [(issue: String, title: String)] = []
+        for file in files {
+            let bytes = Array(try #require(FileManager.default.contents(atPath: corpus + "/" + file)))
+            let split = bytes.firstIndex(of: UInt8(ascii: "\n"))
+            inputs.append(
+                (
+                    split.map { String(decoding: bytes[..<$0], as: UTF8.self) } ?? "7",
+                    String(decoding: split.map { bytes[($0 + 1)...] } ?? bytes[...], as: UTF8.self)
+                ))
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<40 {
+            let scalars = (0..<Int.random(in: 0...80, using: &generator)).compactMap { _ in
+                Unicode.Scalar(UInt32.random(in: 0...0x1_F6FF, using: &generator))
+            }
+            inputs.append(
+                ("\(Int.random(in: 1...99_999, using: &generator))", String(String.UnicodeScalarView(scalars))))
+        }
+        let root = "/srv/bosun/state/worktrees/demo"
+        var names: Set<String> = []
+        for (issue, title) in inputs {
+            let name = TaskBranch.name(issue: issue, title: title)
+            let directory = TaskBranch.directory(issue: issue, title: title)
+            #expect(BranchName(ref: name)?.directoryName == directory, "the worker cannot read back \(name)")
+            #expect(TaskBranch.directory(ofBranch: name) == directory)
+            let path = URL(fileURLWithPath: root + "/" + directory).standardizedFileURL.path
+            #expect(path.hasPrefix(root + "/") && !path.dropFirst(root.count + 1).contains("/"), "\(path)")
+            names.insert(name)
+        }
+        for name in names {
+            let output = try await gitOutput(["check-ref-format", "--branch", name])
+            #expect(output.status.isSuccess, "git rejects \(name): \(output.standardErrorText)")
+        }
     }
 
     // MARK: Worktrees

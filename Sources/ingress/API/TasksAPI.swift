@@ -6,6 +6,7 @@ import IPC
 import NIOCore
 import ProcessRuntime
 import Store
+import WebhookAuth
 
 /// The REST API under `/api/v1`: start a task by hand, comment on one, read tasks, the service's state and run
 /// logs. Every route needs the bearer token. Writes go through the inbox like webhooks (`source = api`), so the

@@ -6,6 +6,7 @@ import Logging
 import ProcessRuntime
 import Store
 import Synchronization
+import WebhookAuth
 
 /// The web dashboard: server-rendered pages at `/` (overview), `/tasks/{id}` and `/runs/{id}` (with a live log
 /// tail), behind the API token. A browser logs in with the token at `/login` or with a one-time link from

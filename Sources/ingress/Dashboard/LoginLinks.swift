@@ -1,5 +1,6 @@
 import Crypto
 import Store
+import WebhookAuth
 
 /// One-time dashboard login links (`/login/CODE`) for the CLI and for tests: a code is 256 random bits, valid for
 /// `lifetimeMs`, and spent by its first use. The store remembers the codes (their SHA-256 only), so a link made

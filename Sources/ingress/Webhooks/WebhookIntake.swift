@@ -2,6 +2,7 @@ import Config
 import Foundation
 import HTTPTypes
 import Store
+import WebhookAuth
 
 /// What the intake answers without storing anything, or what it stores.
 enum IntakeDecision: Sendable {

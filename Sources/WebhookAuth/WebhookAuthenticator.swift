@@ -1,6 +1,5 @@
 import Config
 import Crypto
-import Foundation
 import HTTPTypes
 
 /// Checks a webhook's authenticity on the raw body bytes, in constant time, before anything is parsed.
@@ -9,14 +8,14 @@ import HTTPTypes
 /// `X-Hub-Signature-256` with a `sha256=` prefix). GitLab sends the secret itself in `X-Gitlab-Token`. Hex digits
 /// are accepted in either case; anything else — a missing header, a wrong prefix or length, a non-hex character —
 /// is a failure.
-enum WebhookAuthenticator {
+public enum WebhookAuthenticator {
     /// Why a webhook failed authentication, for the 401's detail.
-    enum Failure: Equatable, Sendable {
+    public enum Failure: Equatable, Sendable {
         case missing(header: String)
         case malformed(header: String)
         case mismatch(header: String)
 
-        var detail: String {
+        public var detail: String {
             switch self {
             case .missing(let header): "no \(header) header"
             case .malformed(let header): "\(header) is not a well-formed signature"
@@ -26,7 +25,7 @@ enum WebhookAuthenticator {
     }
 
     /// Nil if the request is authentic for `secret`.
-    static func verify(_ forge: Forge, headers: HTTPFields, body: [UInt8], secret: Secret) -> Failure? {
+    public static func verify(_ forge: Forge, headers: HTTPFields, body: [UInt8], secret: Secret) -> Failure? {
         let key = Array(secret.value.utf8)
         switch forge {
         case .github:
@@ -61,17 +60,17 @@ enum WebhookAuthenticator {
     }
 
     /// Lowercase hex SHA-256 of `body`.
-    static func sha256Hex(_ body: [UInt8]) -> String {
+    public static func sha256Hex(_ body: [UInt8]) -> String {
         hex(SHA256.hash(data: body))
     }
 
     /// Lowercase hex HMAC-SHA256 of `body` keyed with `secret`, as a sender computes it.
-    static func signature(_ body: [UInt8], secret: String) -> String {
+    public static func signature(_ body: [UInt8], secret: String) -> String {
         hex(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
     }
 
     /// Equal bytes, compared in time that depends on neither content nor length: both sides are hashed first.
-    static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+    public static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
         let key = SymmetricKey(size: .bits256)
         let mac = HMAC<SHA256>.authenticationCode(for: right, using: key)
         return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: left, using: key)

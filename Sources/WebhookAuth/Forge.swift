@@ -1,14 +1,14 @@
 import HTTPTypes
 
 /// The webhook senders Bosun takes, each with its own header conventions.
-enum Forge: String, CaseIterable, Sendable {
+public enum Forge: String, CaseIterable, Sendable {
     case github
     case gitea
     case gitlab
     case plane
 
     /// Where the event name is.
-    var eventHeaders: [String] {
+    public var eventHeaders: [String] {
         switch self {
         case .github: ["X-GitHub-Event"]
         case .gitea: ["X-Gitea-Event", "X-Forgejo-Event", "X-Gogs-Event"]
@@ -19,7 +19,7 @@ enum Forge: String, CaseIterable, Sendable {
 
     /// Where the delivery id is, in order of preference. GitLab's `Idempotency-Key` stays the same across its
     /// retries, `X-Gitlab-Event-UUID` is the older per-event id.
-    var deliveryHeaders: [String] {
+    public var deliveryHeaders: [String] {
         switch self {
         case .github: ["X-GitHub-Delivery"]
         case .gitea: ["X-Gitea-Delivery", "X-Forgejo-Delivery", "X-GitHub-Delivery"]
@@ -30,7 +30,7 @@ enum Forge: String, CaseIterable, Sendable {
 
     /// Headers kept with a stored delivery (besides the event and delivery ones): what the gatekeeper or an
     /// operator may want later. Signatures are not kept.
-    var keptHeaders: [String] {
+    public var keptHeaders: [String] {
         let common = ["Content-Type", "User-Agent"]
         switch self {
         case .github:
@@ -45,14 +45,14 @@ enum Forge: String, CaseIterable, Sendable {
     }
 
     /// True for a delivery that only tests the hook: answered 200, never stored.
-    func isPing(event: String) -> Bool {
+    public func isPing(event: String) -> Bool {
         self == .github && event == "ping"
     }
 }
 
 extension HTTPFields {
     /// The first of `names` that is present with a non-empty value.
-    func first(of names: [String]) -> (name: String, value: String)? {
+    public func first(of names: [String]) -> (name: String, value: String)? {
         for name in names {
             if let field = HTTPField.Name(name), let value = self[field], !value.isEmpty {
                 return (name, value)
