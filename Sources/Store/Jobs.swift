@@ -191,9 +191,12 @@ extension Transaction {
             .integer(nowMs))?.int("n") ?? 0
     }
 
-    /// The earliest time a queued job becomes claimable, if any is queued.
-    public func nextAvailableAtMs() throws(StoreError) -> Int64? {
-        try queryFirst("SELECT MIN(available_at_ms) AS t FROM jobs WHERE state = 'queued'")?.int64("t")
+    /// The earliest time after `nowMs` at which a queued job becomes claimable: the end of the nearest backoff.
+    /// Jobs already due are not counted; what holds them is not time.
+    public func nextAvailableAtMs(after nowMs: Int64) throws(StoreError) -> Int64? {
+        try queryFirst(
+            "SELECT MIN(available_at_ms) AS t FROM jobs WHERE state = 'queued' AND available_at_ms > ?", .integer(nowMs)
+        )?.int64("t")
     }
 
     /// Running jobs whose lease expired before `nowMs`.

@@ -164,12 +164,12 @@ struct WorkerService: Service {
     private func claims() async {
         while !wakes.isFinished && !Task.isCancelled {
             _ = await runner.claimAvailable()
-            let next = (try? runner.database.read { try $0.nextAvailableAtMs() }) ?? nil
-            var wait = pollInterval
-            if let next {
-                let now = runner.clock()
-                wait = .milliseconds(max(5, min(next - now, 5000)))
-            }
+            // Sleep until the next backoff ends. Due jobs still queued now wait for what holds them (capacity, a
+            // pause, the breaker, a limit), and each of those wakes this loop when it changes (a run's end,
+            // resume, breaker_changed, jobs_wake); counting them as due would spin the loop every 5 ms.
+            let now = runner.clock()
+            let next = (try? runner.database.read { try $0.nextAvailableAtMs(after: now) }) ?? nil
+            let wait = next.map { Duration.milliseconds(min($0 - now, 5000)) } ?? pollInterval
             await wakes.wait(upTo: wait)
         }
     }

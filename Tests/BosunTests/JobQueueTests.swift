@@ -49,6 +49,20 @@ struct JobQueueTests {
         #expect(try database.claimJob(owner: "w", leaseMs: 1000, nowMs: 10_000, limits: limits)?.uniqueKey == "later")
     }
 
+    @Test("the worker's next wake-up is the nearest future backoff; due jobs held by a limit do not count")
+    func nextAvailable() throws {
+        let database = try database()
+        let id = try task(database)
+        #expect(try database.read { try $0.nextAvailableAtMs(after: 100) } == nil)
+        _ = try enqueue(database, task: id, key: "due", availableAt: 50)
+        // Due but unclaimable (paused, no capacity): nothing to wait for in time, so the worker sleeps until woken.
+        #expect(try database.read { try $0.nextAvailableAtMs(after: 100) } == nil)
+        _ = try enqueue(database, task: id, key: "later", availableAt: 900)
+        _ = try enqueue(database, task: id, key: "latest", availableAt: 5000)
+        #expect(try database.read { try $0.nextAvailableAtMs(after: 100) } == 900)
+        #expect(try database.read { try $0.nextAvailableAtMs(after: 900) } == 5000)
+    }
+
     @Test("a worker whose lease was taken over can neither heartbeat nor complete")
     func fencing() throws {
         let database = try database()
