@@ -114,13 +114,15 @@ def run(context):
                   f"lost {lost[:5]}, stored twice {doubled[:5]}; 2xx p99 {percentile(load.latencies(), 99):.0f} ms")
 
     # Applied exactly once: each stored delivery (issue N) made one task and one `created` event that names it.
-    applied = bosun.query("""SELECT d.delivery_id, d.processed_at_ms IS NOT NULL,
-                                    (SELECT COUNT(*) FROM task_events e WHERE e.delivery_id = d.id
-                                                                         AND e.event = 'created'),
-                                    (SELECT COUNT(*) FROM tasks t WHERE t.project = 'demo'
-                                         AND t.issue = CAST(json_extract(CAST(b.body AS TEXT), '$.issue.number') AS TEXT))
-                             FROM deliveries d JOIN delivery_bodies b ON b.id = d.id
-                             WHERE d.source = 'github' AND d.project = 'demo'""")
+    applied = bosun.query("""
+        WITH events AS (SELECT delivery_id, COUNT(*) AS n FROM task_events WHERE event = 'created'
+                        GROUP BY delivery_id),
+             issues AS (SELECT issue, COUNT(*) AS n FROM tasks WHERE project = 'demo' GROUP BY issue)
+        SELECT d.delivery_id, d.processed_at_ms IS NOT NULL, COALESCE(e.n, 0), COALESCE(i.n, 0)
+        FROM deliveries d JOIN delivery_bodies b ON b.id = d.id
+             LEFT JOIN events e ON e.delivery_id = d.id
+             LEFT JOIN issues i ON i.issue = CAST(json_extract(CAST(b.body AS TEXT), '$.issue.number') AS TEXT)
+        WHERE d.source = 'github' AND d.project = 'demo'""")
     wrong = [(d, processed, events, tasks) for d, processed, events, tasks in applied
              if not processed or events != 1 or tasks != 1]
     context.check("every stored delivery was applied exactly once (one task, one `created` event naming it)",
