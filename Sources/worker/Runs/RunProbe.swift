@@ -26,9 +26,8 @@ public enum RunProbe {
             record = nil
         }
         guard let shim = shim ?? record?.shim else {
-            // No shim known: nothing ever ran here, unless a status says otherwise.
-            let settled = settle(runDirectory: runDirectory, record: record, lostReason: "no shim recorded")
-            return record == nil && settled == .lost(reason: "no shim recorded") ? .notStarted : settled
+            // No shim known and no agent.pid: nothing ever ran here, unless a status says otherwise.
+            return settle(runDirectory: runDirectory, record: nil, lostReason: "no shim recorded", neverLaunched: true)
         }
         switch shim.liveness {
         case .running:
@@ -42,15 +41,18 @@ public enum RunProbe {
     }
 
     /// The verdict on a run whose shim has ended: its `exit.status`, or `.lost` after killing what is left of the
-    /// agent. The shim writes `exit.status` before it exits, so reading after its end cannot miss it.
-    static func settle(runDirectory: String, record knownRecord: AgentRecord?, lostReason: String) -> RunState {
+    /// agent. The shim writes `exit.status` before it exits, so reading after its end cannot miss it. With
+    /// `neverLaunched` (no shim was recorded), a run directory holding neither file is `.notStarted`.
+    static func settle(
+        runDirectory: String, record knownRecord: AgentRecord?, lostReason: String, neverLaunched: Bool = false
+    ) -> RunState {
         do {
             if let exit = try RunExit.read(runDirectory: runDirectory) { return .exited(exit) }
         } catch {
             return .lost(reason: "\(error)")
         }
         let record = knownRecord ?? (try? AgentRecord.read(runDirectory: runDirectory)) ?? nil
-        guard let agent = record?.agent else { return .lost(reason: lostReason) }
+        guard let agent = record?.agent else { return neverLaunched ? .notStarted : .lost(reason: lostReason) }
         let alive = agent.liveness == .running
         agent.killSession()
         return .lost(reason: alive ? "\(lostReason); its agent \(agent.pid) was killed" : lostReason)
