@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from bosun_bench import control_status, make_origin, start  # noqa: F401  (bench/ is on sys.path; see run.py)
+from bosun_bench import control_status, make_origin, percentile, processes_mentioning, start  # noqa: F401  (bench/ is on sys.path; see run.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "Tests", "BosunTests", "Fixtures")
@@ -285,48 +285,6 @@ def wait_until(predicate, timeout, interval=0.05):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
-
-
-def processes_mentioning(text):
-    """Pids whose command line or working directory contains TEXT (how leftovers of one scratch are found)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            continue
-        if text in cmdline or cwd.startswith(text):
-            found.append(int(entry))
-    return found
-
-
-def zombies():
-    """Pids of zombie processes on the machine, with their parent: [(pid, ppid, comm)]."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] == "Z":
-            found.append((int(entry), int(fields[1]), comm))
-    return found
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def github_issue_body(number, labels=()):

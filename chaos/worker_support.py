@@ -1,11 +1,12 @@
 """What the worker- and store-side chaos scenarios share (zombie_audit, sqlite_kill, rate_limit): a local-tracker
 project with a real git origin, tasks requested through the inbox, a snapshot of /proc, and the SQLite write lock as
-/proc/locks shows it. The general harness (scratch Bosun, signed load, zombies) is chaos/harness.py."""
+/proc/locks shows it. The general harness (scratch Bosun, signed load) is chaos/harness.py."""
 import json
 import os
 import time
 
 from bosun_bench import insert_deliveries, make_origin  # noqa: F401  (bench/ is on sys.path, see run.py)
+from harness import wait_until  # noqa: F401  (the scenarios call support.wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENTS = os.path.join(HERE, "agents")
@@ -43,16 +44,6 @@ def request_tasks(bosun, project, count, prefix):
     finally:
         db.close()
     return [row[3] for row in rows]
-
-
-def wait_until(predicate, timeout, interval=0.2):
-    """Polls PREDICATE until it is true or TIMEOUT seconds passed; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 class Process:

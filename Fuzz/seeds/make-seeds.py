@@ -4,7 +4,7 @@ from what the repository already holds: the webhook fixtures (Tests/BosunTests/F
 /work/shared/fixtures/webhooks), the YAML configs written in the tests, the demo and the benches, and hostile
 titles. The IPC seeds come from capture-ipc-frames.py (real traffic). Run it again after the fixtures change;
 libFuzzer's own finds are not kept here (scripts/fuzz.sh works on a copy)."""
-import csv, hashlib, hmac, json, os, re, shutil
+import csv, glob, hashlib, hmac, json, os, re, shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, "Tests/BosunTests/Fixtures/webhooks")
@@ -111,7 +111,8 @@ def config():
                     text = "\n".join(line[indent:] for line in body.split("\n")) + "\n"
                     if "state_dir" in text or "\nstates:" in text or "initial:" in text:
                         texts.append(re.sub(r"\\\((?:[^()]|\([^()]*\))*\)", "x", text))
-    for path in ("bench/worker/run.py", "bench/gatekeeper/run.py", "chaos/harness.py"):
+    for path in sorted(glob.glob("bench/**/*.py", root_dir=ROOT, recursive=True)
+                       + glob.glob("chaos/**/*.py", root_dir=ROOT, recursive=True)):
         with open(os.path.join(ROOT, path)) as f:
             python = f.read()
         for match in re.finditer(r'f?"""(state_dir:.*?)"""', python, re.S):

@@ -8,7 +8,6 @@ import os
 import time
 
 import worker_support as support
-from harness import zombies
 
 NAME = "zombie-audit"
 DESCRIPTION = "agents that double-fork grandchildren: zero zombies, zero processes left in any run's session"
@@ -28,8 +27,9 @@ def read_records(directory):
 
 def bosun_zombies(supervisor_pid):
     """Zombies whose parent is the supervisor or any process below it (children, shims)."""
-    tree = support.descendants(support.process_table(), supervisor_pid)
-    return [z for z in zombies() if z[1] in tree]
+    table = support.process_table()
+    tree = support.descendants(table, supervisor_pid)
+    return [(p.pid, p.ppid, p.comm) for p in table.values() if p.state == "Z" and p.ppid in tree]
 
 
 def run(context):
