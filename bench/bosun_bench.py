@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import statistics
 import struct
 import subprocess
@@ -100,8 +101,32 @@ def stop_and_clean(binary_dir, config, process, scratch):
             pass
 
 
+def inbox_path(scratch):
+    """The inbox file of a Bosun whose state_dir is SCRATCH/state (docs/STORE.md): the deliveries, apart from the
+    main file `bosun.db`, which records how far the gatekeeper applied them (`inbox_cursor`)."""
+    return os.path.join(scratch, "state", "inbox.db")
+
+
+def inbox_cursor(main_db):
+    """The last delivery id the gatekeeper applied (every one up to it is applied), from a connection to bosun.db."""
+    return main_db.execute("SELECT applied_through FROM inbox_cursor WHERE id = 1").fetchone()[0]
+
+
+def unapplied_deliveries(scratch):
+    """How many stored deliveries the gatekeeper has not applied yet."""
+    main = sqlite3.connect(os.path.join(scratch, "state", "bosun.db"), timeout=30)
+    inbox = sqlite3.connect(inbox_path(scratch), timeout=30)
+    try:
+        cursor = inbox_cursor(main)
+        return inbox.execute("SELECT COUNT(*) FROM deliveries WHERE id > ?", (cursor,)).fetchone()[0]
+    finally:
+        main.close()
+        inbox.close()
+
+
 def insert_deliveries(db, rows):
-    """Writes deliveries as ingress stores them (a row in `deliveries`, its headers and body in `delivery_bodies`).
+    """Writes deliveries as ingress stores them (a row in `deliveries`, its headers and body in `delivery_bodies`);
+    DB is a connection to the inbox file (`inbox_path`).
     rows: (source, project, event, delivery_id, body_sha256, headers_json, body_bytes, received_at_ms)."""
     for source, project, event, delivery_id, sha, headers, body, received in rows:
         cursor = db.execute("""INSERT INTO deliveries (source, project, event, delivery_id, body_sha256,

@@ -105,6 +105,10 @@ def labelled_issue_body(number):
     return github_issue_body(number, labels=("bosun",))
 
 
+# Whether the delivery `d` has been applied: the gatekeeper records how far it got in the main file (docs/STORE.md).
+PROCESSED = "(d.id <= (SELECT applied_through FROM main.inbox_cursor))"
+
+
 class Bosun:
     """`bosun run` in its own scratch directory. The default config has one GitHub project `demo` whose webhooks are
     signed with SECRET; `agents`/`projects` replace those sections (YAML text), `extra_config` is appended."""
@@ -113,6 +117,7 @@ class Bosun:
         self.bin, self.scratch = binary_dir, scratch
         self.config = os.path.join(scratch, "bosun.yaml")
         self.db_path = os.path.join(scratch, "state", "bosun.db")
+        self.inbox_path = os.path.join(scratch, "state", "inbox.db")
         self.control = os.path.join(scratch, "state", "run", "control.sock")
         with open(os.path.join(scratch, "secret"), "wb") as f:
             f.write(SECRET)
@@ -197,7 +202,12 @@ class Bosun:
                 pass
 
     def db(self):
-        return sqlite3.connect(self.db_path, timeout=30)
+        """A connection to the main file with the inbox file attached as `inbox`: `deliveries` and `delivery_bodies`
+        are found there (the main file has no such tables), `PROCESSED` compares with the main file's cursor, and
+        `PRAGMA integrity_check` checks both files."""
+        db = sqlite3.connect(self.db_path, timeout=30)
+        db.execute("ATTACH DATABASE ? AS inbox", (self.inbox_path,))
+        return db
 
     def query(self, sql, args=()):
         db = self.db()
@@ -211,7 +221,7 @@ class Bosun:
         """Waits until the gatekeeper has applied every delivery in the inbox; returns how many are left (0)."""
         deadline = time.monotonic() + timeout
         while True:
-            left = self.query("SELECT COUNT(*) FROM deliveries WHERE processed_at_ms IS NULL")[0][0]
+            left = self.query(f"SELECT COUNT(*) FROM deliveries d WHERE NOT {PROCESSED}")[0][0]
             if left == 0 or time.monotonic() >= deadline:
                 return left
             time.sleep(0.1)
@@ -220,12 +230,12 @@ class Bosun:
         """What the store holds for DELIVERY_IDS (GitHub deliveries of project demo): ids not stored, ids stored more
         than once, ids stored but not marked processed, and ids whose row is referenced by more or fewer than one
         task `created` event (each delivery of github_issue_body(…, ("bosun",)) creates exactly one task)."""
-        rows = self.query("""SELECT d.delivery_id, d.processed_at_ms,
+        rows = self.query(f"""SELECT d.delivery_id, {PROCESSED},
                                     (SELECT COUNT(*) FROM task_events e WHERE e.delivery_id = d.id
                                        AND e.event = 'created')
                              FROM deliveries d WHERE d.source = 'github' AND d.project = 'demo'""")
         stored = collections.Counter(row[0] for row in rows)
-        unprocessed = {row[0] for row in rows if row[1] is None}
+        unprocessed = {row[0] for row in rows if not row[1]}
         created = {row[0]: row[2] for row in rows}
         wanted = set(delivery_ids)
         return {

@@ -12,6 +12,8 @@ public struct StateLayout: Sendable, Equatable {
 
     /// The SQLite database.
     public var database: String { root + "/bosun.db" }
+    /// The inbox: the deliveries intake stores, in a SQLite file of their own (docs/STORE.md).
+    public var inbox: String { root + "/inbox.db" }
     /// The 0700 directory of Unix sockets.
     public var runDirectory: String { root + "/run" }
     /// The supervisor's socket for its children.

@@ -203,5 +203,49 @@ public enum BosunSchema {
                     used_at_ms INTEGER
                 );
                 """),
+        Migration(
+            version: 7, name: "inbox in its own file",
+            sql: """
+                CREATE TABLE inbox_cursor (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    applied_through INTEGER NOT NULL
+                );
+                INSERT INTO inbox_cursor (id, applied_through)
+                SELECT 1, COALESCE(
+                    (SELECT MIN(id) - 1 FROM deliveries WHERE processed_at_ms IS NULL),
+                    (SELECT MAX(id) FROM deliveries), 0);
+                ALTER TABLE deliveries RENAME TO legacy_deliveries;
+                ALTER TABLE delivery_bodies RENAME TO legacy_delivery_bodies;
+                """),
+    ]
+}
+
+/// The inbox file's schema (`inbox.db`, see docs/STORE.md): the deliveries ingress stores, nothing else. How far the
+/// gatekeeper got is in the main file (`inbox_cursor`), so that nothing but intake writes here.
+public enum InboxSchema {
+    public static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "deliveries",
+            sql: """
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY,
+                    source TEXT NOT NULL CHECK (source IN ('github', 'gitea', 'gitlab', 'plane', 'api')),
+                    project TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    delivery_id TEXT NOT NULL,
+                    dedupe_key TEXT,
+                    body_sha256 TEXT NOT NULL,
+                    received_at_ms INTEGER NOT NULL,
+                    UNIQUE (source, project, delivery_id)
+                );
+                CREATE UNIQUE INDEX deliveries_dedupe_key ON deliveries (source, project, dedupe_key)
+                    WHERE dedupe_key IS NOT NULL;
+                CREATE INDEX deliveries_body ON deliveries (source, project, body_sha256, received_at_ms);
+                CREATE TABLE delivery_bodies (
+                    id INTEGER PRIMARY KEY REFERENCES deliveries (id),
+                    headers TEXT NOT NULL,
+                    body BLOB NOT NULL
+                );
+                """)
     ]
 }

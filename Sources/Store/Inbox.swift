@@ -88,22 +88,41 @@ extension Transaction {
     }
 }
 
+// The inbox lives in its own file (`inbox.db`), written only by intake: ingress's group commits never wait behind
+// the gatekeeper's or the worker's transactions in the main file. The main file's `inbox_cursor` says how far the
+// gatekeeper has applied it, advanced in the same transaction as the effects; row ids are the arrival order and only
+// grow (a delivery is never deleted), so "applied" is exactly "id <= applied_through". See docs/STORE.md.
+
 extension Database {
-    /// How many deliveries wait for the gatekeeper, and since when.
-    public func inboxDepth() throws -> InboxDepth {
-        try read { try $0.inboxDepth() }
+    /// How many deliveries in this inbox file wait for the gatekeeper, and since when; `store` is the main file,
+    /// which holds how far the gatekeeper got.
+    public func inboxDepth(appliedIn store: Database) throws -> InboxDepth {
+        let cursor = try store.read { try $0.inboxCursor() }
+        return try read { try $0.inboxDepth(after: cursor) }
     }
 }
 
 extension Transaction {
-    /// How many deliveries wait for the gatekeeper, and since when.
-    public func inboxDepth() throws(StoreError) -> InboxDepth {
+    /// In the inbox file: how many deliveries came after `cursor`, and when the oldest of them arrived.
+    public func inboxDepth(after cursor: Int64) throws(StoreError) -> InboxDepth {
         let row = try queryFirst(
-            """
-            SELECT COUNT(*) AS unprocessed, MIN(received_at_ms) AS oldest
-            FROM deliveries WHERE processed_at_ms IS NULL
-            """)
+            "SELECT COUNT(*) AS unprocessed, MIN(received_at_ms) AS oldest FROM deliveries WHERE id > ?",
+            .integer(cursor))
         return InboxDepth(unprocessed: try row?.int("unprocessed") ?? 0, oldestReceivedAtMs: try row?.int64("oldest"))
+    }
+
+    /// In the main file: the last delivery the gatekeeper applied (every one up to it is applied).
+    public func inboxCursor() throws(StoreError) -> Int64 {
+        try queryFirst("SELECT applied_through FROM inbox_cursor WHERE id = 1")?.int64("applied_through") ?? 0
+    }
+
+    /// In the main file: records every delivery up to `id` applied, in the transaction that applied them. Never moves
+    /// back: returns false if another gatekeeper already got as far.
+    @discardableResult
+    public func advanceInboxCursor(to id: Int64) throws(StoreError) -> Bool {
+        try execute(
+            "UPDATE inbox_cursor SET applied_through = ? WHERE id = 1 AND applied_through < ?", .integer(id),
+            .integer(id)) == 1
     }
 }
 
@@ -120,15 +139,24 @@ public struct StoredDelivery: Sendable, Equatable {
     public var receivedAtMs: Int64
 }
 
+/// A delivery as the dashboard lists it: no headers, no body.
+public struct DeliverySummary: Sendable, Equatable {
+    public var id: Int64
+    public var source: String
+    public var project: String
+    public var event: String
+    public var receivedAtMs: Int64
+}
+
 extension Transaction {
-    /// Unprocessed deliveries in arrival order.
-    public func unprocessedDeliveries(limit: Int) throws(StoreError) -> [StoredDelivery] {
+    /// In the inbox file: the deliveries after `cursor`, in arrival order.
+    public func deliveries(after cursor: Int64, limit: Int) throws(StoreError) -> [StoredDelivery] {
         try query(
             """
             SELECT d.id, d.source, d.project, d.event, d.delivery_id, b.headers, b.body, d.received_at_ms
             FROM deliveries d JOIN delivery_bodies b ON b.id = d.id
-            WHERE d.processed_at_ms IS NULL ORDER BY d.id LIMIT ?
-            """, .integer(limit)
+            WHERE d.id > ? ORDER BY d.id LIMIT ?
+            """, .integer(cursor), .integer(limit)
         ).map { row throws(StoreError) in
             StoredDelivery(
                 id: try row.required("id", row.int64), source: try row.required("source", row.string),
@@ -139,31 +167,82 @@ extension Transaction {
         }
     }
 
-    /// Marks a delivery applied. Returns false if it already was (another gatekeeper got there first).
-    @discardableResult
-    public func markDeliveryProcessed(id: Int64, atMs: Int64) throws(StoreError) -> Bool {
-        try execute(
-            "UPDATE deliveries SET processed_at_ms = ? WHERE id = ? AND processed_at_ms IS NULL", .integer(atMs),
-            .integer(id)) == 1
+    /// In the inbox file: the latest deliveries, newest first, without bodies.
+    public func recentDeliveries(limit: Int) throws(StoreError) -> [DeliverySummary] {
+        try query(
+            "SELECT id, source, project, event, received_at_ms FROM deliveries ORDER BY id DESC LIMIT ?",
+            .integer(limit)
+        ).map { row throws(StoreError) in
+            DeliverySummary(
+                id: try row.required("id", row.int64), source: try row.required("source", row.string),
+                project: try row.required("project", row.string), event: try row.required("event", row.string),
+                receivedAtMs: try row.required("received_at_ms", row.int64))
+        }
+    }
+}
+
+extension Database {
+    /// Opens (creating if needed) the inbox file at `path` and brings its schema up to date.
+    public static func openInbox(
+        path: String, durability: Durability = .full, busyTimeout: Duration = .seconds(5)
+    ) throws -> Database {
+        let inbox = try Database(path: path, durability: durability, busyTimeout: busyTimeout)
+        try inbox.migrate(InboxSchema.migrations)
+        return inbox
     }
 
-    /// Recent deliveries, newest first, without bodies.
-    public func recentDeliveries(
-        limit: Int
-    ) throws(StoreError) -> [(
-        id: Int64, source: String, project: String, event: String, receivedAtMs: Int64, processedAtMs: Int64?
-    )] {
-        try query(
-            """
-            SELECT id, source, project, event, received_at_ms, processed_at_ms FROM deliveries ORDER BY id DESC
-            LIMIT ?
-            """, .integer(limit)
-        ).map { row throws(StoreError) in
-            (
-                try row.required("id", row.int64), try row.required("source", row.string),
-                try row.required("project", row.string), try row.required("event", row.string),
-                try row.required("received_at_ms", row.int64), try row.int64("processed_at_ms")
-            )
+    /// Moves the deliveries a store from before the inbox file kept in its main file (`legacy_deliveries`, renamed by
+    /// migration 7) into `inbox`, ids kept, and drops them from this file. Returns how many rows it copied. Safe to
+    /// repeat and to run from several processes: the copy runs under the inbox's write lock, skips rows already there,
+    /// and the legacy tables go only after the copy committed. Every process that opens the inbox runs it before it
+    /// stores anything, so no new delivery can take a legacy id.
+    @discardableResult
+    public func moveLegacyDeliveries(into inbox: Database) throws -> Int {
+        let legacy = try read { transaction in
+            try transaction.queryFirst(
+                "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'legacy_deliveries'") != nil
         }
+        guard legacy else { return 0 }
+        let copied = try inbox.write { target in
+            var copied = 0
+            var after: Int64 = 0
+            while true {
+                let rows = try read { source in
+                    try source.query(
+                        """
+                        SELECT d.id, d.source, d.project, d.event, d.delivery_id, d.dedupe_key, d.body_sha256,
+                               d.received_at_ms, b.headers, b.body
+                        FROM legacy_deliveries d JOIN legacy_delivery_bodies b ON b.id = d.id
+                        WHERE d.id > ? ORDER BY d.id LIMIT 256
+                        """, .integer(after))
+                }
+                guard let last = rows.last else { return copied }
+                for row in rows {
+                    let id = try row.required("id", row.int64)
+                    let inserted = try target.execute(
+                        """
+                        INSERT INTO deliveries (id, source, project, event, delivery_id, dedupe_key, body_sha256,
+                                                received_at_ms)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        """,
+                        .integer(id), .text(try row.required("source", row.string)),
+                        .text(try row.required("project", row.string)), .text(try row.required("event", row.string)),
+                        .text(try row.required("delivery_id", row.string)), .text(try row.string("dedupe_key")),
+                        .text(try row.required("body_sha256", row.string)),
+                        .integer(try row.required("received_at_ms", row.int64)))
+                    guard inserted == 1 else { continue }
+                    try target.execute(
+                        "INSERT INTO delivery_bodies (id, headers, body) VALUES (?, ?, ?)", .integer(id),
+                        .text(try row.required("headers", row.string)), .blob(try row.blob("body") ?? []))
+                    copied += 1
+                }
+                after = try last.required("id", last.int64)
+            }
+        }
+        try write { transaction in
+            try transaction.executeScript(
+                "DROP TABLE IF EXISTS legacy_delivery_bodies; DROP TABLE IF EXISTS legacy_deliveries;")
+        }
+        return copied
     }
 }

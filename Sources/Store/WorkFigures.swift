@@ -97,8 +97,8 @@ extension Transaction {
     /// How many live runs `workFigures` lists.
     public static let liveRunLimit = 20
 
-    /// The queue, the inbox and the outbox in counts, at `nowMs`.
-    public func workFigures(nowMs: Int64) throws(StoreError) -> WorkFigures {
+    /// The queue and the outbox in counts, at `nowMs`, with the inbox's depth (read from its own file).
+    public func workFigures(nowMs: Int64, inbox: InboxDepth) throws(StoreError) -> WorkFigures {
         let jobs = try counts("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state")
         var retrying: [String: Int] = [:]
         for row in try query(
@@ -136,7 +136,6 @@ extension Transaction {
                 stage: try row.required("stage", row.string),
                 startedAtMs: try row.required("started_at_ms", row.int64))
         }
-        let inbox = try inboxDepth()
         let outbox = try counts("SELECT kind, state, COUNT(*) AS n FROM outbox GROUP BY kind, state")
         var failedAttempts: [String: Int] = [:]
         for row in try query(

@@ -16,7 +16,9 @@ enum GatekeeperMain {
             let wakes = WakeSignal()
             context.link.attach(GatekeeperControl(config: context.config, logger: context.logger, wakes: wakes))
             let config = context.config
-            let engine = TaskEngine(database: database, config: { config.current }, logger: context.logger)
+            let engine = TaskEngine(
+                database: database, inbox: try context.config.current.openInbox(store: database),
+                config: { config.current }, logger: context.logger)
             // The sender has its own connection: its writes never wait behind the processing loop's in-process lock.
             let sender = OutboxSender(
                 database: try context.config.current.openDatabase(), config: { config.current }, logger: context.logger,

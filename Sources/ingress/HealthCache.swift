@@ -11,12 +11,14 @@ final class HealthCache: Sendable {
     private let status: RefreshedValue<StatusReport>
     private let figures: RefreshedValue<StoreFigures>
 
-    init(reader: Database, link: SupervisorLink) {
-        depth = RefreshedValue { try? reader.inboxDepth() }
+    init(reader: Database, inboxReader: Database, link: SupervisorLink) {
+        depth = RefreshedValue { try? inboxReader.inboxDepth(appliedIn: reader) }
         status = RefreshedValue { try? await link.request(Status(), timeout: .seconds(2)) }
         // Counting runs scans their table: off the concurrency pool, and at most every two seconds.
         figures = RefreshedValue(interval: .seconds(2)) {
-            await Self.onBlockingThread { try? StoreFigures.read(from: reader, nowMs: Clock.nowMilliseconds) }
+            await Self.onBlockingThread {
+                try? StoreFigures.read(from: reader, inbox: inboxReader, nowMs: Clock.nowMilliseconds)
+            }
         }
     }
 
@@ -51,10 +53,11 @@ struct StoreFigures: Sendable {
     /// When they were read, for ages and lags.
     var readAtMs: Int64
 
-    static func read(from database: Database, nowMs: Int64) throws -> StoreFigures {
-        try database.read { transaction in
+    static func read(from database: Database, inbox: Database, nowMs: Int64) throws -> StoreFigures {
+        let depth = try inbox.inboxDepth(appliedIn: database)
+        return try database.read { transaction in
             StoreFigures(
-                work: try transaction.workFigures(nowMs: nowMs),
+                work: try transaction.workFigures(nowMs: nowMs, inbox: depth),
                 runs: try transaction.runFigures(boundsMs: runDurationBuckets.map { Int64($0 * 1000) }),
                 forge: try transaction.forgeAPIStats(), readAtMs: nowMs)
         }

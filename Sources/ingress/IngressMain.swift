@@ -14,19 +14,24 @@ enum IngressMain {
         await ChildRunner.main(role: .ingress) { context in
             let descriptor = try context.environment.requireListenDescriptor()
             let config = context.config.current
-            let writer = try config.openDatabase(busyTimeout: .milliseconds(config.ingress.storeTimeoutMilliseconds))
             let reader = try config.openDatabase()
+            // The inbox file is ingress's alone to write (and `bosun task`'s): a commit never waits for the
+            // gatekeeper's or the worker's transactions, which are in the main file.
+            let writer = try config.openInbox(
+                store: reader, busyTimeout: .milliseconds(config.ingress.storeTimeoutMilliseconds))
+            let inboxReader = try config.openInbox(store: reader)
             let wakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             let inbox = try InboxWriter(
-                database: writer, checkpointer: try config.openDatabase(), logger: context.logger
+                database: writer, checkpointer: try config.openInbox(store: reader), logger: context.logger
             ) { _ in wakes.continuation.yield() }
             let metrics = IngressMetrics()
-            let health = HealthCache(reader: reader, link: context.link)
+            let health = HealthCache(reader: reader, inboxReader: inboxReader, link: context.link)
             var app = IngressApp(
                 config: context.config, inbox: inbox, health: health,
                 bodies: BodyBudget(limit: config.ingress.maxInflightBodyBytes), metrics: metrics,
                 logger: context.logger)
-            let api = TasksAPI(config: context.config, reader: reader, inbox: inbox, health: health)
+            let api = TasksAPI(
+                config: context.config, reader: reader, inboxReader: inboxReader, inbox: inbox, health: health)
             app.api = api
             app.dashboard = Dashboard(config: context.config, api: api, logger: context.logger)
             let current = context.config

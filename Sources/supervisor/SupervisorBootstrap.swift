@@ -34,6 +34,8 @@ enum SupervisorBootstrap {
         let database: Database
         do {
             database = try config.openDatabase()
+            // Opening the inbox moves an older store's deliveries into it, before any child stores one.
+            _ = try config.openInbox(store: database)
         } catch {
             throw SupervisorError(.setup, "cannot open the store \(layout.database): \(error)")
         }

@@ -113,7 +113,7 @@ struct DashboardTests {
             let page = OverviewPage(
                 state: state, tasks: [hostileTask(hostile)],
                 deliveries: [
-                    .init(id: 1, source: "api", project: hostile, event: hostile, receivedAtMs: 1, processedAtMs: nil)
+                    .init(id: 1, source: "api", project: hostile, event: hostile, receivedAtMs: 1, applied: false)
                 ], stages: [(hostile, hostile)], nowMs: 2)
             let markup = page.render().markup
             expectInert(markup, hostile)

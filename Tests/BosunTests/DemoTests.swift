@@ -65,8 +65,8 @@ extension ProcessLevel {
             #expect(files.contains("greet-1.sh") && files.contains("feature-1.txt") && !files.contains(".bosun"))
             #expect(FileManager.default.fileExists(atPath: directory + "/repo/greet-1.sh"))
             // The approval went in as a comment by the named human, exactly like `bosun task comment`.
-            let database = try Database(path: directory + "/state/bosun.db")
-            let comments = try database.read {
+            let inbox = try Database(path: directory + "/state/inbox.db")
+            let comments = try inbox.read {
                 try $0.query(
                     "SELECT body FROM deliveries JOIN delivery_bodies USING (id) WHERE event = 'comment.create'")
             }.map { String(decoding: try $0.blob("body") ?? [], as: UTF8.self) }

@@ -27,8 +27,9 @@ extension ProcessLevel {
                 let paused = try await bosun.cli(["pause"])
                 #expect(paused.status == .exited(code: 0))
                 let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                let inbox = try Database(path: bosun.directory.file("state/inbox.db"))
                 let issues = 1500
-                try database.write { transaction in
+                try inbox.write { transaction in
                     for number in 1...issues {
                         for (kind, fixture) in [("issues", labeled), ("issue_comment", comment)] {
                             var object = try #require(
@@ -49,7 +50,7 @@ extension ProcessLevel {
                 var lastPID: Int32 = 0
                 let total = issues * 2
                 while kills < 5 {
-                    let left = try database.inboxDepth().unprocessed
+                    let left = try inbox.inboxDepth(appliedIn: database).unprocessed
                     if left == 0 { break }
                     let gatekeeper = try await bosun.process("gatekeeper")
                     if let pid = gatekeeper.pid, pid != lastPID, gatekeeper.state == .ready, left < total {
@@ -60,7 +61,7 @@ extension ProcessLevel {
                     try await Task.sleep(for: .milliseconds(30))
                 }
                 try await eventually(timeout: .seconds(120), "the inbox applied") {
-                    try database.inboxDepth().unprocessed == 0
+                    try inbox.inboxDepth(appliedIn: database).unprocessed == 0
                 }
                 #expect(kills >= 1)
                 let counts = try database.read { transaction in

@@ -31,14 +31,23 @@ struct GatekeeperTests {
                 authors: [\(authors.joined(separator: ", "))]
             """
         let config = try ConfigLoader.parse(yaml: yaml, file: directory.file("bosun.yaml"))
-        let engine = TaskEngine(database: database, config: { config }, logger: Logger(label: "test"))
+        let engine = TaskEngine(
+            database: database, inbox: try inbox(), config: { config }, logger: Logger(label: "test"))
         return (database, engine)
     }
 
-    func deliver(_ database: Database, _ path: String, event: String, id: String, body: [UInt8]? = nil) throws {
+    /// The inbox file next to `bosun.db`, as ingress writes it.
+    func inbox() throws -> Database {
+        try Database.openInbox(path: directory.file("inbox.db"))
+    }
+
+    /// Stores a fixture (or `body`) in an inbox file: `inbox`, or this test's.
+    func deliver(
+        into inbox: Database? = nil, _ path: String, event: String, id: String, body: [UInt8]? = nil
+    ) throws {
         let fixture = try #require(WebhookFixture.all.first { $0.path == path })
         let bytes = body ?? fixture.body
-        _ = try database.write { transaction in
+        _ = try (inbox ?? self.inbox()).write { transaction in
             try transaction.insertDelivery(
                 NewDelivery(
                     source: "github", project: "hello", event: event, deliveryID: id, bodySHA256: id,
@@ -59,7 +68,7 @@ struct GatekeeperTests {
     @Test("the trigger label by an allowed author starts one task, with its agent job and label effects")
     func trigger() throws {
         let (database, engine) = try setUp()
-        try deliver(database, "github/issues.labeled.json", event: "issues", id: "d1")
+        try deliver("github/issues.labeled.json", event: "issues", id: "d1")
         let pass = try engine.processInbox()
         #expect(pass.processed == 1)
         #expect(pass.jobsEnqueued == 1)
@@ -80,7 +89,7 @@ struct GatekeeperTests {
         #expect(effects.contains { $0.effect.contains("bosun:analysis") })
         // Applying again (a redo after a crash) and a second trigger change nothing.
         #expect(try engine.processInbox().processed == 0)
-        try deliver(database, "github/issues.labeled.json", event: "issues", id: "d2")
+        try deliver("github/issues.labeled.json", event: "issues", id: "d2")
         #expect(try engine.processInbox().jobsEnqueued == 0)
         #expect(try database.read { try $0.tasks() }.count == 1)
         #expect(try database.read { try $0.jobs(taskID: task.id) }.count == 1)
@@ -89,24 +98,24 @@ struct GatekeeperTests {
     @Test("an author outside the allow-list can neither start a task nor approve a gate")
     func allowList() throws {
         let (database, engine) = try setUp(authors: ["alice"])
-        try deliver(database, "github/issues.labeled.json", event: "issues", id: "d1")
+        try deliver("github/issues.labeled.json", event: "issues", id: "d1")
         _ = try engine.processInbox()
         #expect(try database.read { try $0.tasks() }.isEmpty)
 
         let (allowedDB, allowedEngine) = try setUpSecond(authors: ["Codertocat"])
-        try deliver(allowedDB, "github/issues.labeled.json", event: "issues", id: "d1")
+        try deliver(into: allowedEngine.inbox, "github/issues.labeled.json", event: "issues", id: "d1")
         _ = try allowedEngine.processInbox()
         var task = try #require(try allowedDB.read { try $0.tasks() }.first)
         task.waitingOn = "approval"
         task.gateIndex = 1
         try allowedDB.write { try $0.updateTask(task) }
         try deliver(
-            allowedDB, "github/issue_comment.created.json", event: "issue_comment", id: "c1",
+            into: allowedEngine.inbox, "github/issue_comment.created.json", event: "issue_comment", id: "c1",
             body: try withComment(":approved:", login: "mallory"))
         _ = try allowedEngine.processInbox()
         #expect(try allowedDB.read { try $0.task(id: task.id) }?.state == "analysis")
         try deliver(
-            allowedDB, "github/issue_comment.created.json", event: "issue_comment", id: "c2",
+            into: allowedEngine.inbox, "github/issue_comment.created.json", event: "issue_comment", id: "c2",
             body: try withComment("Thanks!\n:approved:"))
         _ = try allowedEngine.processInbox()
         #expect(try allowedDB.read { try $0.task(id: task.id) }?.state == "architecture")
@@ -121,11 +130,11 @@ struct GatekeeperTests {
     func ownAndOutOfOrder() throws {
         let (database, engine) = try setUp()
         try deliver(
-            database, "github/issue_comment.created.json", event: "issue_comment", id: "c0",
+            "github/issue_comment.created.json", event: "issue_comment", id: "c0",
             body: try withComment(":approved:"))
         _ = try engine.processInbox()
         #expect(try database.read { try $0.tasks() }.isEmpty)
-        try deliver(database, "github/issues.labeled.json", event: "issues", id: "d1")
+        try deliver("github/issues.labeled.json", event: "issues", id: "d1")
         _ = try engine.processInbox()
         var task = try #require(try database.read { try $0.tasks() }.first)
         task.waitingOn = "approval"
@@ -134,18 +143,18 @@ struct GatekeeperTests {
         for (index, text) in ["<!-- bosun -->\n:approved:", ":approved:"].enumerated() {
             let login = index == 1 ? "bosun-bot" : "Codertocat"
             try deliver(
-                database, "github/issue_comment.created.json", event: "issue_comment", id: "own\(index)",
+                "github/issue_comment.created.json", event: "issue_comment", id: "own\(index)",
                 body: try withComment(text, login: login))
         }
         _ = try engine.processInbox()
         #expect(try database.read { try $0.task(id: task.id) }?.state == "analysis")
-        #expect(try database.inboxDepth().unprocessed == 0)
+        #expect(try engine.inbox.inboxDepth(appliedIn: database).unprocessed == 0)
     }
 
     @Test("a finished job's outcome moves the task; a stale outcome from an earlier visit is ignored")
     func outcomes() throws {
         let (database, engine) = try setUp()
-        try deliver(database, "github/issues.labeled.json", event: "issues", id: "d1")
+        try deliver("github/issues.labeled.json", event: "issues", id: "d1")
         _ = try engine.processInbox()
         let task = try #require(try database.read { try $0.tasks() }.first)
         let job = try #require(
@@ -176,7 +185,7 @@ struct GatekeeperTests {
     @Test("reconciliation gives a task waiting on a vanished job its job back, once")
     func reconcile() throws {
         let (database, engine) = try setUp()
-        try deliver(database, "github/issues.labeled.json", event: "issues", id: "d1")
+        try deliver("github/issues.labeled.json", event: "issues", id: "d1")
         _ = try engine.processInbox()
         let task = try #require(try database.read { try $0.tasks() }.first)
         _ = try database.write { try $0.cancelQueuedJobs(taskID: task.id, nowMs: 1) }

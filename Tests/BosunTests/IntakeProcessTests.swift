@@ -32,7 +32,7 @@ extension ProcessLevel {
     struct Intake {
         /// Rows in the inbox, read with a separate connection.
         static func rows(_ bosun: BosunInstance, _ filter: String = "1 = 1") throws -> [Row] {
-            let database = try Database(path: bosun.directory.file("state/bosun.db"))
+            let database = try Database(path: bosun.directory.file("state/inbox.db"))
             return try database.read {
                 try $0.query(
                     """
@@ -41,8 +41,11 @@ extension ProcessLevel {
             }
         }
 
-        /// Another process takes the database's write lock and holds it for `seconds`; returns once it holds it.
-        static func holdWriteLock(_ bosun: BosunInstance, seconds: Double) async throws -> TestProcess {
+        /// Another process takes a database's write lock (the inbox file's unless told) and holds it for `seconds`;
+        /// returns once it holds it.
+        static func holdWriteLock(
+            _ bosun: BosunInstance, seconds: Double, file: String = "state/inbox.db"
+        ) async throws -> TestProcess {
             let locker = try TestProcess(
                 "/usr/bin/python3",
                 [
@@ -50,7 +53,7 @@ extension ProcessLevel {
                     "import sqlite3, sys, time\n"
                         + "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
                         + "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(float(sys.argv[2]))",
-                    bosun.directory.file("state/bosun.db"), String(seconds),
+                    bosun.directory.file(file), String(seconds),
                 ],
                 output: bosun.directory.file("locker.out"))
             try await eventually("the lock is held") { locker.output.contains("locked") }
@@ -349,6 +352,27 @@ extension ProcessLevel {
                 let retried = try Self.post(fixture, port: port, delivery: "during-lock")
                 #expect(retried.status == 202)
                 #expect(try Self.rows(bosun).count == 1)
+            }
+        }
+
+        @Test("the main file's write lock held by another process does not hold up intake")
+        func mainStoreLocked() async throws {
+            let config = intakeConfig + "\ningress: { store_timeout_ms: 300 }\n"
+            try await withBosun(extraConfig: config, files: intakeFiles) { bosun in
+                let port = try await bosun.port()
+                let fixture = try #require(WebhookFixture.all.first { $0.path == "github/issues.opened.json" })
+                // The gatekeeper's and the worker's file is locked for 4 s, far past the 300 ms store timeout: a
+                // webhook still gets its 202 and its row, because the inbox is a file of its own.
+                let locker = try await Self.holdWriteLock(bosun, seconds: 4, file: "state/bosun.db")
+                for index in 1...3 {
+                    let accepted = try Self.post(fixture, port: port, delivery: "main-locked-\(index)")
+                    #expect(accepted.status == 202, "\(accepted.body)")
+                }
+                #expect(
+                    await locker.wait(timeout: .milliseconds(1)) == nil,
+                    "the lock was released before the webhooks were answered; the test proves nothing")
+                #expect(try Self.rows(bosun).count == 3)
+                await locker.wait()
             }
         }
 

@@ -319,13 +319,12 @@ struct IntakeTests {
         #expect(await value.get() == 2)
     }
 
-    // MARK: The inbox table
+    // MARK: The inbox file
 
     @Test("the inbox stores a delivery once: by delivery id, by dedupe key, by body within the window")
     func inboxDedupe() throws {
         let directory = TemporaryDirectory("bosun-inbox")
-        let database = try Database(path: directory.file("bosun.db"))
-        try database.migrate()
+        let database = try Database.openInbox(path: directory.file("inbox.db"))
         func delivery(
             _ id: String, key: String? = nil, body: String = "{}", at: Int64 = 1000, window: Int64? = nil
         )
@@ -351,7 +350,10 @@ struct IntakeTests {
             outcomes.map { if case .stored = $0 { true } else { false } } == [
                 true, false, true, false, true, false, true,
             ])
-        #expect(try database.inboxDepth() == InboxDepth(unprocessed: 4, oldestReceivedAtMs: 1000))
+        #expect(
+            try database.read { try $0.inboxDepth(after: 0) } == InboxDepth(unprocessed: 4, oldestReceivedAtMs: 1000))
+        #expect(
+            try database.read { try $0.inboxDepth(after: 1) } == InboxDepth(unprocessed: 3, oldestReceivedAtMs: 1000))
         // One forge event sent to two projects' hooks carries one delivery id: each project stores it.
         var other = delivery("a")
         other.project = "q"

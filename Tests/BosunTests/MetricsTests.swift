@@ -202,12 +202,15 @@ struct MetricsTests {
                     VALUES (1, 'p', ?, '{}', ?, ?, ?, 0, ?)
                     """, .text(kind), .text("e\(index)"), .text(state), .integer(attempts), .integer(created))
             }
-            _ = try transaction.insertDelivery(
+        }
+        let inbox = try Database.openInbox(path: directory.file("inbox.db"))
+        _ = try inbox.write { transaction in
+            try transaction.insertDelivery(
                 NewDelivery(
                     source: "github", project: "p", event: "issues", deliveryID: "d1", bodySHA256: "x", headers: "{}",
                     body: [], receivedAtMs: now - 4_000))
         }
-        let figures = try StoreFigures.read(from: database, nowMs: now)
+        let figures = try StoreFigures.read(from: database, inbox: inbox, nowMs: now)
         let work = figures.work
         func jobs(_ kind: String, _ state: String) -> Int {
             work.jobs.first { $0.kind == kind && $0.state == state }?.count ?? 0

@@ -31,8 +31,8 @@ extension ProcessLevel {
         }
 
         static func stored(_ bosun: BosunInstance, project: String) throws -> [String] {
-            let database = try Database(path: bosun.directory.file("state/bosun.db"))
-            return try database.read {
+            let inbox = try Database(path: bosun.directory.file("state/inbox.db"))
+            return try inbox.read {
                 try $0.query("SELECT delivery_id FROM deliveries WHERE project = ? ORDER BY id", .text(project))
             }.compactMap { try $0.string("delivery_id") }
         }

@@ -107,7 +107,8 @@ extension ProcessLevel {
                 #expect(failed.isEmpty, "\(failed.count) failed: \(failed.prefix(5))")
                 #expect(tally.refused.load(ordering: .relaxed) == 0)
                 #expect(acknowledged.count > 50, "only \(acknowledged.count) webhooks went through")
-                let stored = try database.read {
+                let inbox = try Database(path: bosun.directory.file("state/inbox.db"))
+                let stored = try inbox.read {
                     try $0.query(
                         "SELECT delivery_id, COUNT(*) AS n FROM deliveries WHERE project = 'hooks' GROUP BY delivery_id"
                     )

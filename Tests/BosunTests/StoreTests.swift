@@ -55,13 +55,15 @@ struct StoreTests {
         #expect(tables.contains("schema_migrations"))
     }
 
-    @Test("migration 4 moves stored bodies apart without losing a byte, and the inbox reads them back")
-    func deliveryBodiesMigration() throws {
+    @Test(
+        "migrations 4 and 7: an older store's deliveries move into the inbox file without losing a byte, and the applied ones stay applied"
+    )
+    func legacyDeliveriesMove() throws {
         let database = try Database(path: path)
         try database.migrate(Array(BosunSchema.migrations.prefix(3)))
         let body: [UInt8] = Array("{\"action\":\"opened\"}".utf8) + [0, 0xFF, 0x80]
         try database.write { transaction in
-            for (index, processed) in [(1, Int64?.none), (2, 5), (3, nil)] {
+            for (index, processed) in [(1, Int64?.some(5)), (2, nil), (3, nil)] {
                 try transaction.execute(
                     """
                     INSERT INTO deliveries (source, project, event, delivery_id, body_sha256, headers, body,
@@ -73,19 +75,51 @@ struct StoreTests {
         }
         let report = try database.migrate()
         #expect(report.from == 3)
-        let pending = try database.read { try $0.unprocessedDeliveries(limit: 10) }
-        #expect(pending.map(\.deliveryID) == ["d-1", "d-3"])
-        #expect(pending.map(\.body) == [body + [1], body + [3]])
-        #expect(pending.allSatisfy { $0.headers == #"{"x-github-event":"issues"}"# })
-        let plan = try database.read { transaction in
-            try transaction.query(
-                """
-                EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE processed_at_ms IS NULL ORDER BY id LIMIT 1
-                """
-            ).compactMap { try $0.string("detail") }
+        // The gatekeeper had applied d-1: the cursor starts after it.
+        #expect(try database.read { try $0.inboxCursor() } == 1)
+
+        let inbox = try Database.openInbox(path: directory.file("inbox.db"))
+        #expect(try database.moveLegacyDeliveries(into: inbox) == 3)
+        #expect(try database.moveLegacyDeliveries(into: inbox) == 0, "a second move finds nothing left to move")
+        let legacyTables = try database.read { transaction in
+            try transaction.query("SELECT name FROM sqlite_master WHERE name LIKE 'legacy_%'")
         }
-        #expect(
-            plan.contains { $0.contains("deliveries_unprocessed") }, "the gatekeeper's scan uses the index: \(plan)")
+        #expect(legacyTables.isEmpty)
+        let pending = try inbox.read { try $0.deliveries(after: 1, limit: 10) }
+        #expect(pending.map(\.deliveryID) == ["d-2", "d-3"])
+        #expect(pending.map(\.body) == [body + [2], body + [3]])
+        #expect(pending.allSatisfy { $0.headers == #"{"x-github-event":"issues"}"# })
+        #expect(try inbox.inboxDepth(appliedIn: database) == InboxDepth(unprocessed: 2, oldestReceivedAtMs: 2))
+
+        // A new delivery comes after the moved ones, and the same delivery id is still a duplicate.
+        let next = NewDelivery(
+            source: "github", project: "demo", event: "issues", deliveryID: "d-4", bodySHA256: "sha4", headers: "{}",
+            body: [], receivedAtMs: 4)
+        #expect(try inbox.write { try $0.insertDelivery(next) } == .stored(id: 4))
+        var again = next
+        again.deliveryID = "d-2"
+        #expect(try inbox.write { try $0.insertDelivery(again) } == .duplicate)
+    }
+
+    @Test("the inbox cursor moves forward only, and counts what is left after it")
+    func inboxCursor() throws {
+        let database = try Database(path: path)
+        try database.migrate()
+        let inbox = try Database.openInbox(path: directory.file("inbox.db"))
+        for index in 1...5 {
+            let delivery = NewDelivery(
+                source: "api", project: "p", event: "task.create", deliveryID: "r\(index)", bodySHA256: "\(index)",
+                headers: "{}", body: [], receivedAtMs: Int64(index * 10))
+            #expect(try inbox.write { try $0.insertDelivery(delivery) } == .stored(id: Int64(index)))
+        }
+        #expect(try database.read { try $0.inboxCursor() } == 0)
+        #expect(try inbox.inboxDepth(appliedIn: database) == InboxDepth(unprocessed: 5, oldestReceivedAtMs: 10))
+        #expect(try database.write { try $0.advanceInboxCursor(to: 3) })
+        #expect(try !database.write { try $0.advanceInboxCursor(to: 2) }, "a slower gatekeeper cannot move it back")
+        #expect(try database.read { try $0.inboxCursor() } == 3)
+        #expect(try inbox.read { try $0.deliveries(after: 3, limit: 10) }.map(\.deliveryID) == ["r4", "r5"])
+        #expect(try inbox.inboxDepth(appliedIn: database) == InboxDepth(unprocessed: 2, oldestReceivedAtMs: 40))
+        #expect(try inbox.read { try $0.recentDeliveries(limit: 2) }.map(\.id) == [5, 4])
     }
 
     @Test("a failing migration changes nothing; a newer schema is refused; versions must be sequential")

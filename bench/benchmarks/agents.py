@@ -37,7 +37,7 @@ def once(ctx, index):
         control.close()
         time.sleep(2)
         worker_idle = rss_kib(worker)
-        request_tasks(db_path, count, "sleep")
+        request_tasks(scratch, count, "sleep")
         began = time.time()
         wait_for(lambda: query(db_path, "SELECT COUNT(*) FROM runs WHERE state = 'running'")[0][0] >= count, 1800,
                  f"{count} live runs")

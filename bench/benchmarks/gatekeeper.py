@@ -2,7 +2,8 @@
 
 1. events/s: a pre-filled inbox of N deliveries of mixed kinds (trigger labels that create tasks, comments on those
    tasks, issues opened without the trigger, pushes, pings, check runs) is applied by a freshly started gatekeeper.
-   The rate is N / (last processed_at - first processed_at), from the inbox's own timestamps.
+   The rate comes from polling the inbox cursor (the last delivery applied, docs/STORE.md) every 20 ms: deliveries
+   applied between the first poll that saw it move and the one that saw it reach N, over the time between them.
 2. 2xx → claimable job: with the worker paused, signed trigger webhooks are posted one at a time; for each, the time
    from the client receiving its 202 to the job row's created_at (same clock, same machine), p50 and p99.
 """
@@ -14,7 +15,7 @@ import sqlite3
 import subprocess
 import time
 
-from bosun_bench import insert_deliveries, median, percentile, start, stop
+from bosun_bench import inbox_cursor, inbox_path, insert_deliveries, median, percentile, start, stop
 from benchmarks.intake import SECRET, post, signature
 
 NAME = "gatekeeper"
@@ -51,11 +52,11 @@ projects:
     return config
 
 
-def fill_inbox(db_path, count):
+def fill_inbox(inbox, count):
     labeled, comment = load("issues.labeled.json"), load("issue_comment.created.json")
     opened = load("issues.opened.json")
     push, ping, check = load("push.json"), load("ping.json"), load("check_run.completed.json")
-    db = sqlite3.connect(db_path)
+    db = sqlite3.connect(inbox)
     rows = []
     issues = 0
     for i in range(count):
@@ -84,15 +85,24 @@ def fill_inbox(db_path, count):
     return issues
 
 
-def wait_applied(db_path, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        db = sqlite3.connect(db_path)
-        left = db.execute("SELECT COUNT(*) FROM deliveries WHERE processed_at_ms IS NULL").fetchone()[0]
+def watch_cursor(db_path, count, timeout):
+    """Polls the inbox cursor (docs/STORE.md) every 20 ms until it reaches COUNT; returns the rate from the first
+    sample that saw it move to the one that saw it reach COUNT: (COUNT - cursor then) / time between them."""
+    db = sqlite3.connect(db_path, timeout=30)
+    deadline = time.monotonic() + timeout
+    first = None
+    try:
+        while time.monotonic() < deadline:
+            cursor, now = inbox_cursor(db), time.monotonic()
+            if first is None and cursor > 0:
+                first = (now, cursor)
+            if cursor >= count:
+                if first is None or now - first[0] < 0.1:
+                    raise RuntimeError(f"the inbox was applied within one poll ({count} deliveries): too few to time")
+                return (count - first[1]) / (now - first[0])
+            time.sleep(0.02)
+    finally:
         db.close()
-        if left == 0:
-            return
-        time.sleep(0.2)
     raise TimeoutError("the inbox was not applied in time")
 
 
@@ -116,17 +126,15 @@ def once(ctx, index):
     subprocess.run([os.path.join(ctx.bin, "bosun"), "pause", "-c", config], check=True, capture_output=True)
     stop(ctx.bin, config, process)
 
-    tasks = fill_inbox(db_path, s["deliveries"])
+    tasks = fill_inbox(inbox_path(scratch), s["deliveries"])
     process, listen = start(ctx.bin, config, scratch, "apply")
     try:
-        wait_applied(db_path, 1200)
+        events_per_s = watch_cursor(db_path, s["deliveries"], 1200)
         db = sqlite3.connect(db_path)
-        first, last = db.execute("SELECT MIN(processed_at_ms), MAX(processed_at_ms) FROM deliveries").fetchone()
         made = db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
         db.close()
         ctx.check(f"gatekeeper run {index + 1}: one task per trigger delivery", made == tasks,
                   f"{made} tasks for {tasks} triggers")
-        events_per_s = s["deliveries"] / (max(1, last - first) / 1000)
 
         latencies = []
         label = load("issues.labeled.json")

@@ -17,7 +17,7 @@ import subprocess
 import time
 
 import peers
-from bosun_bench import cpu_seconds, descendants, start, stop
+from bosun_bench import cpu_seconds, descendants, inbox_path, start, stop, unapplied_deliveries
 
 NAME = "intake"
 DESCRIPTION = "signed webhooks with wrk: Bosun vs Debian's webhook (requests/s, p50/p99, CPU per request)"
@@ -114,21 +114,17 @@ class BosunServer:
     def cpu(self):
         return sum(cpu_seconds(pid) for pid in self.pids())
 
-    def _query(self, sql):
-        db = sqlite3.connect(os.path.join(self.scratch, "state/bosun.db"), timeout=30)
+    def done(self):
+        """What the server has done so far: deliveries stored."""
+        db = sqlite3.connect(inbox_path(self.scratch), timeout=30)
         try:
-            return db.execute(sql).fetchone()[0]
+            return db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
         finally:
             db.close()
 
-    def done(self):
-        """What the server has done so far: deliveries stored."""
-        return self._query("SELECT COUNT(*) FROM deliveries")
-
     def settle(self, expected):
         """Waits until the gatekeeper has applied every stored delivery (the rest of Bosun's work for them)."""
-        return wait_until(lambda: self._query("SELECT COUNT(*) FROM deliveries WHERE processed_at_ms IS NULL") == 0,
-                          120)
+        return wait_until(lambda: unapplied_deliveries(self.scratch) == 0, 120)
 
     def stop(self):
         stop(self.ctx.bin, self.config, self.process)

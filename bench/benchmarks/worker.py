@@ -11,7 +11,7 @@ import os
 import sqlite3
 import time
 
-from bosun_bench import insert_deliveries, make_origin, median, percentile, start, stop_and_clean
+from bosun_bench import inbox_path, insert_deliveries, make_origin, median, percentile, start, stop_and_clean
 
 NAME = "worker"
 DESCRIPTION = "trivial agent jobs per second, and enqueue → agent exec latency (local tracker, real git)"
@@ -48,9 +48,9 @@ projects:
     return config
 
 
-def request_tasks(db_path, count, prefix):
-    """COUNT `task.create` deliveries in the inbox, as `bosun task create` writes them."""
-    db = sqlite3.connect(db_path)
+def request_tasks(scratch, count, prefix):
+    """COUNT `task.create` deliveries in the inbox of the Bosun in SCRATCH, as `bosun task create` writes them."""
+    db = sqlite3.connect(inbox_path(scratch), timeout=30)
     now = int(time.time() * 1000)
     rows = []
     for i in range(count):
@@ -84,7 +84,7 @@ def throughput(ctx, count):
     db_path = os.path.join(scratch, "state/bosun.db")
     process, _ = start(ctx.bin, config, scratch, "throughput")
     try:
-        request_tasks(db_path, count, "trivial")
+        request_tasks(scratch, count, "trivial")
         wait_for(lambda: query(db_path, "SELECT COUNT(*) FROM runs WHERE state = 'exited'")[0][0] >= count, 1800,
                  f"{count} finished runs")
         first, last = query(db_path, "SELECT MIN(started_at_ms), MAX(finished_at_ms) FROM runs")[0]
@@ -104,7 +104,7 @@ def latency(ctx, count):
     samples = []
     try:
         for i in range(count):
-            request_tasks(db_path, 1, f"latency{i}")
+            request_tasks(scratch, 1, f"latency{i}")
             wait_for(lambda: query(db_path, "SELECT COUNT(*) FROM runs WHERE state = 'exited'")[0][0] >= i + 1, 120,
                      "the run", interval=0.01)
             job_created, branch = query(db_path, """SELECT j.created_at_ms, t.branch FROM jobs j JOIN tasks t

@@ -1,10 +1,11 @@
 """SQLite writers `kill -9`ed mid-transaction (SPEC §5.1, §5.2) → `PRAGMA integrity_check` is ok, every delivery
 answered 2xx is stored exactly once, and every stored delivery is applied exactly once.
 
-The writers are ingress (its inbox writer commits each group of deliveries) and the gatekeeper (it applies each
-delivery: a task, its events and outbox rows in one transaction); they are killed in turn while signed webhooks
+The writers are ingress (its inbox writer commits each group of deliveries to the inbox file) and the gatekeeper (it
+applies each delivery: a task, its events and outbox rows and the inbox cursor in one transaction in the main file);
+they are killed in turn while signed webhooks
 arrive at a fixed rate, with `durability: full`. Each kill aims at an open write transaction: the victim is stopped
-(SIGSTOP) at a random moment, /proc/locks says whether it holds the database's WAL write lock, and it is SIGKILLed
+(SIGSTOP) at a random moment, /proc/locks says whether it holds its file's WAL write lock, and it is SIGKILLed
 if it does — else resumed and tried again a random fraction of a millisecond later (at most AIM_TRIES times, then
 killed anyway). Stopping freezes the process exactly where it is, so the lock seen is the lock held at the kill."""
 import os
@@ -13,7 +14,7 @@ import signal
 import time
 
 import worker_support as support
-from harness import SignedLoad, percentile
+from harness import PROCESSED, SignedLoad, percentile
 
 NAME = "sqlite-kill"
 DESCRIPTION = "ingress and gatekeeper kill -9ed mid-transaction: integrity ok, no acknowledged delivery lost"
@@ -69,7 +70,8 @@ def kill_in_transaction(pid, shm):
 def run(context):
     kills = 1000 if context.long else 50
     bosun = context.bosun(projects=PROJECT, extra_config=SUPERVISOR, durability="full")
-    shm = bosun.db_path + "-shm"
+    # Ingress writes the inbox file, the gatekeeper the main file: each kill is aimed at the victim's own lock.
+    shm = {"ingress": bosun.inbox_path + "-shm", "gatekeeper": bosun.db_path + "-shm"}
     mid_transaction = {"ingress": 0, "gatekeeper": 0}
     killed = {"ingress": 0, "gatekeeper": 0}
     tries_total = 0
@@ -79,7 +81,7 @@ def run(context):
             victim = ("ingress", "gatekeeper")[index % 2]
             pid = bosun.wait_ready(victim, timeout=60)
             time.sleep(random.uniform(0.05, 0.25))  # let the load reach the new process
-            held, tries = kill_in_transaction(pid, shm)
+            held, tries = kill_in_transaction(pid, shm[victim])
             killed[victim] += 1
             mid_transaction[victim] += held
             tries_total += tries
@@ -95,7 +97,7 @@ def run(context):
 
     # Everything stored gets applied by the last gatekeeper (it polls the inbox every 2 s).
     drained = support.wait_until(
-        lambda: bosun.query("SELECT COUNT(*) FROM deliveries WHERE processed_at_ms IS NULL")[0][0] == 0, 120)
+        lambda: bosun.query(f"SELECT COUNT(*) FROM deliveries d WHERE NOT {PROCESSED}")[0][0] == 0, 120)
     live = bosun.query("PRAGMA integrity_check")
     bosun.stop()
     stopped = bosun.query("PRAGMA integrity_check")
@@ -114,11 +116,11 @@ def run(context):
                   f"lost {lost[:5]}, stored twice {doubled[:5]}; 2xx p99 {percentile(load.latencies(), 99):.0f} ms")
 
     # Applied exactly once: each stored delivery (issue N) made one task and one `created` event that names it.
-    applied = bosun.query("""
+    applied = bosun.query(f"""
         WITH events AS (SELECT delivery_id, COUNT(*) AS n FROM task_events WHERE event = 'created'
                         GROUP BY delivery_id),
              issues AS (SELECT issue, COUNT(*) AS n FROM tasks WHERE project = 'demo' GROUP BY issue)
-        SELECT d.delivery_id, d.processed_at_ms IS NOT NULL, COALESCE(e.n, 0), COALESCE(i.n, 0)
+        SELECT d.delivery_id, {PROCESSED}, COALESCE(e.n, 0), COALESCE(i.n, 0)
         FROM deliveries d JOIN delivery_bodies b ON b.id = d.id
              LEFT JOIN events e ON e.delivery_id = d.id
              LEFT JOIN issues i ON i.issue = CAST(json_extract(CAST(b.body AS TEXT), '$.issue.number') AS TEXT)

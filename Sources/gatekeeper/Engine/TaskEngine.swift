@@ -7,18 +7,21 @@ import Workflow
 
 /// The gatekeeper's shell around the workflow engine: reads deliveries and job outcomes from the store, decides
 /// with `TaskRouter` and `WorkflowEngine`, and writes the result — task, audit rows, jobs, outbox entries, the
-/// delivery marked processed — in one transaction per input. A crash anywhere redoes the input whole.
+/// inbox cursor moved past the delivery — in one transaction per input. A crash anywhere redoes the input whole.
 final class TaskEngine: Sendable {
     let database: Database
+    /// The inbox file, read only: what has been applied is recorded in `database` (`inbox_cursor`).
+    let inbox: Database
     let config: @Sendable () -> BosunConfig
     let logger: Logger
     let clock: @Sendable () -> Int64
 
     init(
-        database: Database, config: @escaping @Sendable () -> BosunConfig, logger: Logger,
+        database: Database, inbox: Database, config: @escaping @Sendable () -> BosunConfig, logger: Logger,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.database = database
+        self.inbox = inbox
         self.config = config
         self.logger = logger
         self.clock = clock
@@ -33,16 +36,22 @@ final class TaskEngine: Sendable {
 
     // MARK: Deliveries
 
-    /// Applies up to `limit` unprocessed deliveries, oldest first, in one transaction (one commit for the batch),
-    /// each as `applyEach` says.
+    /// Applies up to `limit` deliveries past the inbox cursor, oldest first, in one transaction (one commit for the
+    /// batch) that also moves the cursor past them, each as `applyEach` says. The batch is read from the inbox file
+    /// before the write lock is taken; deliveries another gatekeeper applied meanwhile (the cursor moved) are left out.
     func processInbox(limit: Int = 256) throws -> PassResult {
         let config = config()
+        let cursor = try database.read { try $0.inboxCursor() }
+        let batch = try inbox.read { try $0.deliveries(after: cursor, limit: limit) }
+        guard let last = batch.last else { return PassResult() }
         return try database.write { transaction in
-            try applyEach(
-                try transaction.unprocessedDeliveries(limit: limit), named: "delivery", transaction,
-                metadata: { ["delivery": "\($0.id)"] },
-                markApplied: { try transaction.markDeliveryProcessed(id: $0.id, atMs: $1) },
+            let applied = try transaction.inboxCursor()
+            let result = try applyEach(
+                batch.filter { $0.id > applied }, named: "delivery", transaction,
+                metadata: { ["delivery": "\($0.id)"] }, markApplied: { _, _ in true },
                 apply: { try apply($0, config: config, transaction, &$1) })
+            try transaction.advanceInboxCursor(to: last.id)
+            return result
         }
     }
 

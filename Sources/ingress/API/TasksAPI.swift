@@ -13,7 +13,10 @@ import WebhookAuth
 /// gatekeeper applies them in arrival order with everything else.
 struct TasksAPI: Sendable {
     let config: CurrentConfig
+    /// The main file: tasks, jobs, runs, how far the inbox is applied.
     let reader: Database
+    /// The inbox file, for its depth.
+    let inboxReader: Database
     let inbox: InboxWriter
     /// The supervisor's status, fetched at most once a second whatever the request rate (shared with `/metrics`).
     let health: HealthCache
@@ -269,8 +272,8 @@ struct TasksAPI: Sendable {
     func serviceState() async throws -> ServiceState {
         let status = await health.supervisorStatus()
         let now = Clock.nowMilliseconds
+        let depth = try inboxReader.inboxDepth(appliedIn: reader)
         return try reader.read { transaction in
-            let depth = try transaction.inboxDepth()
             var preflight: [String: String] = [:]
             for row in try transaction.query(
                 "SELECT name, value FROM operator_flags WHERE name LIKE 'preflight.%'")

@@ -228,19 +228,20 @@ final class Dashboard: Sendable {
 
     private func overview() async throws -> Response {
         let state = try await api.serviceState()
-        let (active, recent, deliveries) = try api.reader.read { transaction in
+        let (active, recent, applied) = try api.reader.read { transaction in
             (
                 try transaction.tasks(activeOnly: true, limit: 500), try transaction.tasks(limit: 50),
-                try transaction.recentDeliveries(limit: 20)
+                try transaction.inboxCursor()
             )
         }
+        let deliveries = try api.inboxReader.read { try $0.recentDeliveries(limit: 20) }
         let finished = recent.filter { !$0.active }
         let page = OverviewPage(
             state: state, tasks: active + finished,
             deliveries: deliveries.map {
                 OverviewPage.Delivery(
                     id: $0.id, source: $0.source, project: $0.project, event: $0.event, receivedAtMs: $0.receivedAtMs,
-                    processedAtMs: $0.processedAtMs)
+                    applied: $0.id <= applied)
             }, stages: stages(), nowMs: Clock.nowMilliseconds)
         return DashboardResponse.html(.ok, page.render())
     }

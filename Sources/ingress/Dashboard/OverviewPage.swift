@@ -11,7 +11,8 @@ struct OverviewPage {
         var project: String
         var event: String
         var receivedAtMs: Int64
-        var processedAtMs: Int64?
+        /// The gatekeeper has applied it.
+        var applied: Bool
     }
 
     var state: TasksAPI.ServiceState
@@ -147,11 +148,11 @@ struct OverviewPage {
             [
                 "\(delivery.source)", "\(delivery.event)", "\(delivery.project)",
                 PageLayout.time(delivery.receivedAtMs),
-                delivery.processedAtMs.map { PageLayout.time($0) } ?? PageLayout.badge("pending"),
+                delivery.applied ? PageLayout.badge("applied") : PageLayout.badge("pending"),
             ]
         }
         return PageLayout.table(
-            id: "delivery-table", ["Source", "Event", "Project", "Received", "Processed"], rows,
+            id: "delivery-table", ["Source", "Event", "Project", "Received", "Applied"], rows,
             empty: "no deliveries yet")
     }
 }

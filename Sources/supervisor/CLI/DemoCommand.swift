@@ -102,7 +102,8 @@ struct DemoCommand: AsyncParsableCommand {
         heading("creating a task on the local tracker: \(Self.bosun) task create --project demo --title \"\(title)\"")
         say("  ([bounce-1] makes the demo agent's review ask for changes once)")
         let delivery = try TaskStoreAccess.storeDelivery(
-            database, project: DemoWorkspace.project, event: "task.create",
+            try TaskStoreAccess.openInbox(config, store: database), project: DemoWorkspace.project,
+            event: "task.create",
             payload: ["author": approver, "title": title, "body": "Add greet.sh, which prints a greeting."])
         await TaskStoreAccess.wakeGatekeeper(configPath: config)
         guard

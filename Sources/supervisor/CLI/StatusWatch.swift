@@ -39,17 +39,18 @@ struct StatusSnapshot: Sendable {
     }
 
     private func readWork(nowMs: Int64) -> Result<WorkFigures, StatusTable.Unavailable> {
-        let path: String
+        let layout: StateLayout
         do {
-            path = StateLayout(root: try ConfigLoader.stateDirectory(ofConfigAt: configPath)).database
+            layout = StateLayout(root: try ConfigLoader.stateDirectory(ofConfigAt: configPath))
         } catch {
             return .failure(StatusTable.Unavailable(message: "\(error)"))
         }
         do {
-            let database = try Database(path: path)
-            return .success(try database.read { try $0.workFigures(nowMs: nowMs) })
+            let database = try Database(path: layout.database)
+            let depth = try Database.openInbox(path: layout.inbox).inboxDepth(appliedIn: database)
+            return .success(try database.read { try $0.workFigures(nowMs: nowMs, inbox: depth) })
         } catch {
-            return .failure(StatusTable.Unavailable(message: "cannot read \(path): \(error)"))
+            return .failure(StatusTable.Unavailable(message: "cannot read the store in \(layout.root): \(error)"))
         }
     }
 }

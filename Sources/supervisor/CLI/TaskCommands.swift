@@ -133,7 +133,7 @@ struct TaskCreateCommand: AsyncParsableCommand {
             payload["body"] = body ?? ""
             payload["stage"] = stage
             let rowID = try TaskStoreAccess.storeDelivery(
-                database, project: project, event: "task.create", payload: payload)
+                try config.openInbox(store: database), project: project, event: "task.create", payload: payload)
             await TaskStoreAccess.wakeGatekeeper(configPath: options.path)
             print("requested (delivery \(rowID)); the gatekeeper creates the task")
             if let taskID = try await TaskStoreAccess.taskCreated(byDelivery: rowID, in: database) {
@@ -174,8 +174,14 @@ enum TaskStoreAccess {
         try ConfigLoader.load(path: path).openDatabase()
     }
 
+    /// The inbox file of the config at `path`; `store` is its main file, opened with `open`.
+    static func openInbox(_ path: String, store: Database) throws -> Database {
+        try ConfigLoader.load(path: path).openInbox(store: store)
+    }
+
+    /// Stores a request in the inbox file `inbox` as the REST API does; returns the delivery's row id.
     static func storeDelivery(
-        _ database: Database, project: String, event: String, payload: [String: String], task: Int64? = nil
+        _ inbox: Database, project: String, event: String, payload: [String: String], task: Int64? = nil
     ) throws -> Int64 {
         var object: [String: Any] = payload
         if let task { object["task"] = task }
@@ -184,7 +190,7 @@ enum TaskStoreAccess {
         let delivery = NewDelivery(
             source: "api", project: project, event: event, deliveryID: id, bodySHA256: id, headers: "{}", body: body,
             receivedAtMs: Int64(Date().timeIntervalSince1970 * 1000))
-        let outcome = try database.write { try $0.insertDelivery(delivery) }
+        let outcome = try inbox.write { try $0.insertDelivery(delivery) }
         guard case .stored(let rowID) = outcome else { throw CommandFailure(message: "the request was not stored") }
         return rowID
     }
@@ -195,7 +201,7 @@ enum TaskStoreAccess {
         on task: TaskRecord, text: String, author: String, database: Database, configPath: String
     ) async throws -> Int64 {
         let rowID = try storeDelivery(
-            database, project: task.project, event: "comment.create",
+            try openInbox(configPath, store: database), project: task.project, event: "comment.create",
             payload: ["author": author, "body": text, "issue": task.issue], task: task.id)
         await wakeGatekeeper(configPath: configPath)
         return rowID
