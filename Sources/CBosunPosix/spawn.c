@@ -21,9 +21,12 @@ typedef struct {
 } child_failure;
 
 static const char *const stage_names[] = {
-    "exec", "setsid", "setpgid", "prctl(PR_SET_PDEATHSIG)", "parent exited", "dup", "dup2", "chdir",
+    "exec", "setsid", "setpgid", "prctl(PR_SET_PDEATHSIG)", "parent exited", "dup", "dup2", "chdir", "setpriority",
 };
-enum { STAGE_EXEC, STAGE_SETSID, STAGE_SETPGID, STAGE_PDEATHSIG, STAGE_PARENT_GONE, STAGE_DUP, STAGE_DUP2, STAGE_CHDIR };
+enum {
+    STAGE_EXEC, STAGE_SETSID, STAGE_SETPGID, STAGE_PDEATHSIG, STAGE_PARENT_GONE, STAGE_DUP, STAGE_DUP2, STAGE_CHDIR,
+    STAGE_NICE
+};
 
 static void close_from(int first) {
 #ifdef SYS_close_range
@@ -68,6 +71,12 @@ static void child_setup_and_exec(const bosun_spawn_request *request, pid_t paren
         }
         // The parent may have died before prctl took effect.
         if (getppid() != parent) { errno = ESRCH; failure.stage = STAGE_PARENT_GONE; goto fail; }
+    }
+
+    // On Linux niceness is per thread and a fork copies the forking thread's, which libdispatch changes to match a
+    // thread's QoS: set it here, before exec, so that the new program and every thread it starts get the one asked.
+    if (getpriority(PRIO_PROCESS, 0) != request->niceness) {
+        if (setpriority(PRIO_PROCESS, 0, request->niceness) < 0) { failure.stage = STAGE_NICE; goto fail; }
     }
 
     // Move every source above every target first, so that installing one mapping cannot clobber another's source.

@@ -172,6 +172,9 @@ public struct WorkerConfig: Sendable, Equatable {
     /// Worktrees kept checked out ahead of need per project, so a new task's starts without a checkout (0: none).
     /// Read at the worker's start.
     public var readyWorktrees = 2
+    /// How many nice levels below the supervisor the worker runs, and with it every agent, gate command and git
+    /// process (they inherit it), so that intake and the gatekeeper get the CPU first. Applied when the worker starts.
+    public var nice = 10
 }
 
 /// Job retries.

@@ -234,6 +234,7 @@ public enum ConfigLoader {
         config.drainSeconds = reader.int(&section, "drain_s", default: config.drainSeconds, in: 0...86_400)
         config.retentionDays = reader.int(&section, "retention_days", default: config.retentionDays)
         config.readyWorktrees = reader.int(&section, "ready_worktrees", default: config.readyWorktrees, in: 0...64)
+        config.nice = reader.int(&section, "nice", default: config.nice, in: 0...19)
         var roleLimits = reader.section(&section, "role_limits")
         for role in roleLimits.keys {
             config.roleLimits[role] = reader.int(&roleLimits, role, default: 1)

@@ -21,6 +21,9 @@ public struct SpawnRequest: Sendable {
     public var newSession = false
     /// Delivered to the child when the spawning thread dies; see `SpawnThread`. 0 for none.
     public var parentDeathSignal: Int32 = 0
+    /// The child's nice value (-20 to 19). Nil: the spawning process's own, which is its main thread's, whichever
+    /// thread spawns (libdispatch gives its threads a niceness of their own, which a fork would otherwise copy).
+    public var niceness: Int32?
 
     public init(
         executable: String, arguments: [String] = [], environment: [String: String],
@@ -30,6 +33,21 @@ public struct SpawnRequest: Sendable {
         self.arguments = arguments
         self.environment = environment
         self.fileDescriptors = fileDescriptors
+    }
+}
+
+/// Nice values (`nice(1)`, -20 to 19) of whole processes.
+public enum ProcessNiceness {
+    /// This process's niceness: its main thread's (on Linux `PRIO_PROCESS` with a thread id names that thread alone).
+    public static var own: Int32 {
+        errno = 0
+        let value = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(getpid()))
+        return value == -1 && errno != 0 ? 0 : value
+    }
+
+    /// `own` plus `increment`, capped at 19: a child that runs `increment` levels nicer than this process.
+    public static func below(by increment: Int) -> Int32 {
+        Int32(min(19, Int(own) + max(0, increment)))
     }
 }
 
@@ -58,7 +76,8 @@ public enum ProcessSpawner {
                                 fd_count: Int32(fds.count), working_directory: cwd,
                                 new_process_group: request.newProcessGroup ? 1 : 0,
                                 new_session: request.newSession ? 1 : 0,
-                                parent_death_signal: request.parentDeathSignal)
+                                parent_death_signal: request.parentDeathSignal,
+                                niceness: request.niceness ?? ProcessNiceness.own)
                             return bosun_spawn(&spawn, &pid, &errorNumber, &stage)
                         }
                     }

@@ -271,6 +271,11 @@ actor Supervisor {
         request.argv0 = name.program
         request.newProcessGroup = true
         request.parentDeathSignal = SIGTERM
+        if name == .worker {
+            // Agents, gate commands and git run under the worker and inherit this: on a busy machine, intake and
+            // the gatekeeper get the CPU first (SPEC §5: an agent's load must not slow webhook intake).
+            request.niceness = ProcessNiceness.below(by: config.worker.nice)
+        }
         return request
     }
 

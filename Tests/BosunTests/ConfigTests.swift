@@ -171,6 +171,14 @@ struct ConfigTests {
                 "worker.max_concurrency: must be an integer, not \"lots\""
             ])
         #expect(
+            issues("state_dir: s\nlisten: :1\nworker: { nice: 20 }\n") == [
+                "worker.nice: must be between 0 and 19, not 20"
+            ])
+        #expect(
+            issues("state_dir: s\nlisten: :1\nworker: { nice: -5 }\n") == [
+                "worker.nice: must be between 0 and 19, not -5"
+            ])
+        #expect(
             issues("state_dir: s\nlisten: :1\nsupervisor: { watchdog: maybe }\n") == [
                 "supervisor.watchdog: must be true or false, not \"maybe\""
             ])

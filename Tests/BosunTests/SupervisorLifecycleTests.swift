@@ -1,6 +1,7 @@
 import Foundation
 import IPC
 import LinuxProcess
+import Store
 import Testing
 
 #if canImport(Glibc)
@@ -50,6 +51,41 @@ extension ProcessLevel {
                                 contentsOfFile: bosun.directory.file("state/logs/\(name).log"), encoding: .utf8)) ?? ""
                         return log.contains(name == "supervisor" ? "all children ready" : "reported ready")
                     }
+                }
+            }
+        }
+
+        @Test("the worker and what it runs (agents, git) are worker.nice levels below the supervisor; the others level")
+        func workerNiceness() async throws {
+            /// The nice value of `pid`'s main thread (field 19 of /proc/PID/stat).
+            func niceness(_ pid: Int32) throws -> Int {
+                let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+                let fields = stat[stat.range(of: ")", options: .backwards)!.upperBound...].split(separator: " ")
+                return try #require(Int(fields[16]))
+            }
+            let scratch = TemporaryDirectory("bosun-origin")
+            let origin = try await makeOrigin(in: scratch)
+            for (extra, expected) in [("", 10), ("worker: { nice: 3 }", 3), ("worker: { nice: 0 }", 0)] {
+                try await withBosun(
+                    extraConfig: workerConfig(origin: origin, extra: extra),
+                    environment: ["BOSUN_TEST_MODE": "sleep-15"]
+                ) { bosun in
+                    let base = try niceness(bosun.process.pid)
+                    let worker = try #require(try await bosun.process("worker").pid)
+                    #expect(try niceness(worker) == min(19, base + expected), "\(extra)")
+                    for name in ["ingress", "gatekeeper"] {
+                        let pid = try #require(try await bosun.process(name).pid)
+                        #expect(try niceness(pid) == base, "\(name)")
+                    }
+                    // An agent is started by whichever worker thread claims its job; it still gets the worker's.
+                    _ = try await WorkerProcessTests().createTasks(bosun, count: 1)
+                    let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                    var agent: Int32?
+                    try await eventually(timeout: .seconds(30), "the agent running") {
+                        agent = try database.read { try $0.liveRuns() }.first?.agentPID
+                        return agent != nil
+                    }
+                    #expect(try niceness(try #require(agent)) == min(19, base + expected), "agent, \(extra)")
                 }
             }
         }

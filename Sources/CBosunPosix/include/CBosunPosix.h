@@ -24,6 +24,7 @@ typedef struct {
     int new_process_group;          ///< setpgid(0, 0)
     int new_session;                ///< setsid(); implies a new process group
     int parent_death_signal;        ///< 0 for none; else PR_SET_PDEATHSIG with this signal
+    int niceness;                   ///< the child's nice value (-20 to 19), set before exec
 } bosun_spawn_request;
 
 /// fork + exec with the child's setup done between them using async-signal-safe calls only.
