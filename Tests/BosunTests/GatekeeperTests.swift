@@ -95,6 +95,55 @@ struct GatekeeperTests {
         #expect(try database.read { try $0.jobs(taskID: task.id) }.count == 1)
     }
 
+    /// The labeled fixture for issue `number`.
+    func labeled(issue number: Int) throws -> [UInt8] {
+        let fixture = try #require(WebhookFixture.all.first { $0.path == "github/issues.labeled.json" })
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(fixture.body)) as? [String: Any])
+        var issue = try #require(object["issue"] as? [String: Any])
+        issue["number"] = number
+        object["issue"] = issue
+        return Array(try JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test("a batch prepared before the one ahead of it is applied: each delivery applied once, in order")
+    func preparedAhead() throws {
+        let (database, engine) = try setUp()
+        for number in 1...5 {
+            try deliver(
+                "github/issues.labeled.json", event: "issues", id: "d\(number)", body: try labeled(issue: number))
+        }
+        // As the processing loop does: the second batch is read and decoded before the first is applied.
+        let first = try engine.prepareInbox(after: try engine.appliedThrough(), limit: 2)
+        let second = try engine.prepareInbox(after: try #require(first.last).id, limit: 2)
+        #expect(first.map(\.id) == [1, 2])
+        #expect(second.map(\.id) == [3, 4])
+        #expect(try engine.apply(first).processed == 2)
+        #expect(try engine.appliedThrough() == 2)
+
+        // Another gatekeeper applies the rest meanwhile: the batch prepared earlier then changes nothing, and the
+        // cursor does not move back.
+        let other = TaskEngine(
+            database: database, inbox: try inbox(), config: engine.config, logger: Logger(label: "other"))
+        #expect(try other.processInbox().processed == 3)
+        #expect(try engine.apply(second) == TaskEngine.PassResult())
+        #expect(try engine.apply(first) == TaskEngine.PassResult())
+        #expect(try engine.appliedThrough() == 5)
+
+        let tasks = try database.read { try $0.tasks() }
+        #expect(tasks.map(\.issue).sorted() == ["1", "2", "3", "4", "5"])
+        // Delivery n (ids in arrival order) made the task for issue n: its audit rows all name it, as many as the
+        // others have.
+        var auditCounts: Set<Int> = []
+        for task in tasks {
+            #expect(try database.read { try $0.jobs(taskID: task.id) }.count == 1)
+            let events = try database.read { try $0.taskEvents(taskID: task.id) }
+            #expect(!events.isEmpty)
+            #expect(events.allSatisfy { $0.deliveryID.map(String.init) == task.issue })
+            auditCounts.insert(events.count)
+        }
+        #expect(auditCounts.count == 1)
+    }
+
     @Test("an author outside the allow-list can neither start a task nor approve a gate")
     func allowList() throws {
         let (database, engine) = try setUp(authors: ["alice"])

@@ -36,14 +36,28 @@ final class TaskEngine: Sendable {
 
     // MARK: Deliveries
 
-    /// Applies up to `limit` deliveries past the inbox cursor, oldest first, in one transaction (one commit for the
-    /// batch) that also moves the cursor past them, each as `applyEach` says. The batch is read from the inbox file
-    /// before the write lock is taken; deliveries another gatekeeper applied meanwhile (the cursor moved) are left out.
+    /// Applies up to `limit` deliveries past the inbox cursor, oldest first: `prepareInbox` then `apply`.
     func processInbox(limit: Int = 256) throws -> PassResult {
-        let config = config()
-        let cursor = try database.read { try $0.inboxCursor() }
-        let batch = try inbox.read { try $0.deliveries(after: cursor, limit: limit) }
+        try apply(try prepareInbox(after: try appliedThrough(), limit: limit))
+    }
+
+    /// The last delivery applied: every one up to it is (`inbox_cursor`).
+    func appliedThrough() throws -> Int64 {
+        try database.read { try $0.inboxCursor() }
+    }
+
+    /// Reads up to `limit` deliveries after `cursor` from the inbox and decodes them (JSON parsing is most of the
+    /// cost of a delivery). Takes no lock on the main store, so the caller can prepare the next batch on another
+    /// thread while this one is applied.
+    func prepareInbox(after cursor: Int64, limit: Int = 256) throws -> [PreparedDelivery] {
+        try inbox.read { try $0.deliveries(after: cursor, limit: limit) }.map(PreparedDelivery.init)
+    }
+
+    /// Applies a prepared batch in one transaction (one commit) that also moves the cursor past it, each delivery
+    /// as `applyEach` says. Deliveries another gatekeeper applied meanwhile (the cursor moved) are left out.
+    func apply(_ batch: [PreparedDelivery]) throws -> PassResult {
         guard let last = batch.last else { return PassResult() }
+        let config = config()
         return try database.write { transaction in
             let applied = try transaction.inboxCursor()
             let result = try applyEach(
@@ -88,28 +102,24 @@ final class TaskEngine: Sendable {
     }
 
     private func apply(
-        _ delivery: StoredDelivery, config: BosunConfig, _ transaction: Transaction, _ result: inout PassResult
+        _ delivery: PreparedDelivery, config: BosunConfig, _ transaction: Transaction, _ result: inout PassResult
     ) throws {
         var metadata: Logger.Metadata = ["delivery": "\(delivery.id)", "project": "\(delivery.project)"]
         guard let project = config.project(named: delivery.project) else {
             logger.warning("delivery for a project no longer configured; skipped", metadata: metadata)
             return
         }
-        if delivery.source == "api" {
-            try applyAPI(delivery, project: project, config: config, transaction, &result)
-            return
-        }
-        let event: TrackerEvent?
-        do {
-            event = try DeliveryNormalizer.normalize(
-                source: delivery.source, event: delivery.event, headersJSON: delivery.headers, body: delivery.body)
-        } catch {
+        switch delivery.content {
+        case .api(let request):
+            try applyAPI(request, delivery: delivery, project: project, config: config, transaction, &result)
+        case .tracker(let event):
+            guard let event else { return }
+            try applyTrackerEvent(
+                event, project: project, config: config, deliveryID: delivery.id, transaction, &result)
+        case .unreadable(let error):
             metadata["error"] = "\(error)"
             logger.warning("delivery could not be read; skipped", metadata: metadata)
-            return
         }
-        guard let event else { return }
-        try applyTrackerEvent(event, project: project, config: config, deliveryID: delivery.id, transaction, &result)
     }
 
     func applyTrackerEvent(
@@ -152,13 +162,9 @@ final class TaskEngine: Sendable {
 
     /// The local tracker and the REST API: `task.create` and `comment.create` deliveries.
     private func applyAPI(
-        _ delivery: StoredDelivery, project: ProjectConfig, config: BosunConfig, _ transaction: Transaction,
-        _ result: inout PassResult
+        _ request: APIDelivery, delivery: PreparedDelivery, project: ProjectConfig, config: BosunConfig,
+        _ transaction: Transaction, _ result: inout PassResult
     ) throws {
-        guard let request = try? JSONDecoder().decode(APIDelivery.self, from: Data(delivery.body)) else {
-            logger.warning("API delivery is not readable; skipped", metadata: ["delivery": "\(delivery.id)"])
-            return
-        }
         switch delivery.event {
         case APIDelivery.createTask:
             let number: String
@@ -536,8 +542,46 @@ final class TaskEngine: Sendable {
     }
 }
 
+/// A delivery read from the inbox and decoded, ready to apply; its body is not kept.
+struct PreparedDelivery: Sendable {
+    enum Content: Sendable {
+        /// A forge's delivery as a domain event; nil for one Bosun does not act on (a ping, an unknown event).
+        case tracker(TrackerEvent?)
+        /// A REST API request (`source = api`).
+        case api(APIDelivery)
+        /// A body that cannot be read, and why.
+        case unreadable(String)
+    }
+
+    var id: Int64
+    var project: String
+    var event: String
+    var content: Content
+
+    init(_ delivery: StoredDelivery) {
+        id = delivery.id
+        project = delivery.project
+        event = delivery.event
+        if delivery.source == "api" {
+            do {
+                content = .api(try JSONDecoder().decode(APIDelivery.self, from: Data(delivery.body)))
+            } catch {
+                content = .unreadable("API delivery is not readable: \(error)")
+            }
+            return
+        }
+        do {
+            content = .tracker(
+                try DeliveryNormalizer.normalize(
+                    source: delivery.source, event: delivery.event, headersJSON: delivery.headers, body: delivery.body))
+        } catch {
+            content = .unreadable("\(error)")
+        }
+    }
+}
+
 /// The body of a delivery the REST API stores for the gatekeeper (`source = api`).
-struct APIDelivery: Codable, Equatable {
+struct APIDelivery: Codable, Equatable, Sendable {
     static let createTask = "task.create"
     static let comment = "comment.create"
 
