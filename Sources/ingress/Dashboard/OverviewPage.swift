@@ -148,7 +148,7 @@ struct OverviewPage {
             [
                 "\(delivery.source)", "\(delivery.event)", "\(delivery.project)",
                 PageLayout.time(delivery.receivedAtMs),
-                delivery.applied ? PageLayout.badge("applied") : PageLayout.badge("pending"),
+                PageLayout.badge(delivery.applied ? "applied" : "pending"),
             ]
         }
         return PageLayout.table(

@@ -47,7 +47,8 @@ struct StatusSnapshot: Sendable {
         }
         do {
             let database = try Database(path: layout.database)
-            let depth = try Database.openInbox(path: layout.inbox).inboxDepth(appliedIn: database)
+            // Read only: the supervisor creates and migrates the inbox file; a status command does not write it.
+            let depth = try Database(path: layout.inbox).inboxDepth(appliedIn: database)
             return .success(try database.read { try $0.workFigures(nowMs: nowMs, inbox: depth) })
         } catch {
             return .failure(StatusTable.Unavailable(message: "cannot read the store in \(layout.root): \(error)"))
