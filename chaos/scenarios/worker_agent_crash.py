@@ -132,10 +132,15 @@ def run(context):
 
     context.check("the ingress pid never changed", ingress.pids == [ingress_pid] and ingress.samples > 10,
                   f"pids seen {ingress.pids} over {ingress.samples} samples")
+    # Not part of the check, there to say why if it fails: where the jobs ended, and their commonest error.
+    jobs = dict(bosun.query("SELECT state, COUNT(*) FROM jobs WHERE project = 'work' GROUP BY state"))
+    errors = bosun.query("""SELECT last_error, COUNT(*) AS n FROM jobs WHERE project = 'work' AND last_error IS NOT NULL
+                            GROUP BY last_error ORDER BY n DESC LIMIT 1""")
     context.check("the chaos happened: the worker was killed and replaced each time, agents crashed",
                   len(set(killed)) == pairs * KILLS_PER_PHASE and replaced and crashed >= pairs and not left_running,
                   f"{len(killed)} worker kills; {runs} agent runs, {crashed} of them ended by SIGSEGV, "
-                  f"{left_running} still running 30 s after the last kill")
+                  f"{left_running} still running 30 s after the last kill; jobs by state {jobs}"
+                  + (f", commonest error ({errors[0][1]}×): {errors[0][0][:200]}" if errors else ""))
 
     loads = quiet + chaos
     counts = {}
