@@ -310,6 +310,97 @@ struct WorktreeTests {
         #expect(try await fixture.originFile("bosun/1-add-notes", "more.txt") == "more\n")
     }
 
+    @Test("refs read from the repository's files match git for-each-ref: loose, packed, both, missing, nested")
+    func refFiles() async throws {
+        let fixture = try await GitFixture()
+        let repository = try await fixture.manager.ensureClone(fixture.project)
+        let git = fixture.manager.git
+        let main = try #require(try await git.listRefs(["refs/remotes/origin/main"], in: repository).values.first)
+        // A second commit for refs that differ from main.
+        let other = try await shellFreeGit([
+            "--git-dir=\(repository)", "commit-tree", "-p", main, "-m", "other", "\(main)^{tree}",
+        ])
+        try await shellFreeGit(["--git-dir=\(repository)", "update-ref", "refs/heads/bosun/1-packed", main])
+        try await shellFreeGit(["--git-dir=\(repository)", "update-ref", "refs/heads/bosun/2-both", main])
+        try await shellFreeGit(["--git-dir=\(repository)", "pack-refs", "--all"])
+        // Loose over packed: the loose file wins, as in git.
+        try await shellFreeGit(["--git-dir=\(repository)", "update-ref", "refs/heads/bosun/2-both", other])
+        try await shellFreeGit(["--git-dir=\(repository)", "update-ref", "refs/heads/bosun/3-loose", other])
+        try await shellFreeGit(["--git-dir=\(repository)", "update-ref", "refs/heads/nested/a/b", other])
+        let refs = [
+            "refs/remotes/origin/main", "refs/heads/bosun/1-packed", "refs/heads/bosun/2-both",
+            "refs/heads/bosun/3-loose", "refs/heads/bosun/4-missing", "refs/heads/nested/a", "refs/heads/nested/a/b",
+        ]
+        let fromFiles = try #require(RefFiles.resolve(refs, in: repository))
+        #expect(fromFiles == (try await git.listRefs(refs, in: repository)))
+        #expect(fromFiles["refs/heads/bosun/1-packed"] == main)
+        #expect(fromFiles["refs/heads/bosun/2-both"] == other)
+        #expect(fromFiles["refs/heads/bosun/4-missing"] == nil)
+        #expect(fromFiles["refs/heads/nested/a"] == nil, "a directory of longer refs is not a ref")
+
+        // What the reader does not handle goes to git: names outside refs/, a symbolic or garbage loose file, a
+        // reftable repository.
+        #expect(RefFiles.resolve(["refs/heads/../../config"], in: repository) == nil)
+        #expect(RefFiles.resolve(["HEAD"], in: repository) == nil)
+        try await shellFreeGit([
+            "--git-dir=\(repository)", "symbolic-ref", "refs/heads/bosun/5-symbolic", "refs/heads/bosun/3-loose",
+        ])
+        #expect(RefFiles.resolve(["refs/heads/bosun/5-symbolic"], in: repository) == nil)
+        let viaGit = try await git.resolve(refs: ["refs/heads/bosun/5-symbolic"], in: repository)
+        #expect(viaGit == (try await git.listRefs(["refs/heads/bosun/5-symbolic"], in: repository)))
+        #expect(viaGit["refs/heads/bosun/5-symbolic"] == other)
+        try "not an object\n".write(
+            toFile: repository + "/refs/heads/bosun/6-garbage", atomically: true, encoding: .utf8)
+        #expect(RefFiles.resolve(["refs/heads/bosun/6-garbage"], in: repository) == nil)
+        try FileManager.default.createDirectory(atPath: repository + "/reftable", withIntermediateDirectories: false)
+        #expect(RefFiles.resolve(["refs/remotes/origin/main"], in: repository) == nil)
+    }
+
+    @Test("commits after runs of 8 tasks, prepares and fetches at once in one project: each commit is pushed whole")
+    func concurrentCommits() async throws {
+        let fixture = try await GitFixture()
+        let manager = try fixture.restartedManager(fetchFreshness: .zero, fetchMaximumAge: .seconds(3600))
+        let project = fixture.project
+        var branches: [BranchName] = []
+        for number in 1...8 {
+            let branch = try BranchName(issue: "\(60 + number)", title: "concurrent")
+            let worktree = try await manager.prepareWorktree(project, branch: branch)
+            for file in 0..<20 {
+                try "\(number) \(file)\n".write(
+                    toFile: worktree.path + "/file-\(file).txt", atomically: true, encoding: .utf8)
+            }
+            branches.append(branch)
+        }
+        try await withThrowingTaskGroup(of: CommitOutcome?.self) { group in
+            for branch in branches {
+                group.addTask {
+                    try await manager.commitAndPush(project, branch: branch, message: "work on \(branch.name)")
+                }
+            }
+            for number in 1...8 {
+                // Prepares (each queues a background fetch) and pool refills contend for the project meanwhile.
+                group.addTask {
+                    _ = try await manager.prepareWorktree(
+                        project, branch: try BranchName(issue: "\(80 + number)", title: "other"))
+                    manager.replenish(project)
+                    return nil
+                }
+            }
+            var outcomes = 0
+            for try await outcome in group {
+                guard let outcome else { continue }
+                #expect(outcome.committed && outcome.pushed)
+                outcomes += 1
+            }
+            #expect(outcomes == 8)
+        }
+        for (index, branch) in branches.enumerated() {
+            let files = try await shellFreeGit(["--git-dir=\(fixture.origin)", "ls-tree", "--name-only", branch.name])
+            #expect(files.split(separator: "\n").count == 21, "\(branch.name): \(files)")
+            #expect(try await fixture.originFile(branch.name, "file-7.txt") == "\(index + 1) 7\n")
+        }
+    }
+
     @Test("after a worker restart, preparing the same branch reuses the worktree and keeps the agent's files")
     func reuseAfterRestart() async throws {
         let fixture = try await GitFixture()
@@ -382,6 +473,15 @@ struct WorktreeTests {
         // The worktree's git record keeps the name it was made under: one of the ready ones.
         let link = try String(contentsOfFile: taken.path + "/.git", encoding: .utf8)
         #expect(before.contains { link.hasSuffix("/worktrees/\($0)\n") }, "\(link) from \(before)")
+        // Moved without git's help: git knows it at its new place, and a prune keeps it.
+        let repository = fixture.manager.layout.repository(fixture.project)
+        try await shellFreeGit(["--git-dir=\(repository)", "worktree", "prune"])
+        let listed = try await shellFreeGit(["--git-dir=\(repository)", "worktree", "list", "--porcelain"])
+        #expect(listed.contains("worktree \(taken.path)\nHEAD "), "\(listed)")
+        #expect(listed.contains("branch refs/heads/bosun/51-from-the-pool"), "\(listed)")
+        #expect(
+            !listed.contains("/.pool/demo/\(before.first { link.hasSuffix("/worktrees/\($0)\n") } ?? "?")\n"),
+            "\(listed)")
         #expect(!taken.reused)
         #expect(try String(contentsOfFile: taken.path + "/README.md", encoding: .utf8) == "hello\n")
         try "work\n".write(toFile: taken.path + "/work.txt", atomically: true, encoding: .utf8)

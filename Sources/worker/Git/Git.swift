@@ -131,9 +131,16 @@ struct Git: Sendable {
         return output.standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The commits that `refs` (full names such as `refs/heads/main`) name in `repository`, in one git process;
-    /// refs that do not exist are absent from the result.
+    /// The commits that `refs` (full names such as `refs/heads/main`) name in `repository`: read from the
+    /// repository's files when it keeps refs there (`RefFiles`), else from one git process. Refs that do not exist
+    /// are absent from the result.
     func resolve(refs: [String], in repository: String) async throws(WorktreeError) -> [String: String] {
+        if let found = RefFiles.resolve(refs, in: repository) { return found }
+        return try await listRefs(refs, in: repository)
+    }
+
+    /// `resolve(refs:in:)` as `git for-each-ref` answers it.
+    func listRefs(_ refs: [String], in repository: String) async throws(WorktreeError) -> [String: String] {
         let listing = try await check(
             ["for-each-ref", "--format=%(objectname) %(refname)"] + refs, at: .repository(repository))
         var found: [String: String] = [:]

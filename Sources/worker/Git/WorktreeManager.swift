@@ -49,12 +49,17 @@ enum WorktreeRemoval: Sendable, Equatable {
 /// `refs/remotes/origin/B` as well, so "is this on origin" is a local question: is it reachable from
 /// `refs/remotes/origin/*`.
 ///
-/// Every operation on a project holds that project's lock, so two tasks never run git against the same repository
-/// at once.
+/// Locks: an operation on the repository (fetch, making, moving or removing worktrees, push, merge) holds the
+/// project's lock, so those run one at a time in the order they asked. An operation on one task's worktree holds
+/// that branch's lock, taken before the project's; the check and commit after a run hold only the branch's lock and
+/// run alongside the project's other work, as the agents' own git commands in their worktrees always do.
 final class WorktreeManager: Sendable {
     let layout: WorktreeLayout
     let git: Git
     private let locks = ProjectLocks()
+    /// One lock per task branch, taken before its project's lock (never after it): work inside one task's worktree
+    /// runs outside the project's lock but never alongside another operation on that worktree.
+    private let branchLocks = ProjectLocks()
     /// Repositories already checked in this process (bare, the right origin URL), with their last fetch and
     /// whether a background refresh is queued.
     private let checked = Mutex<[String: FetchState]>([:])
@@ -266,89 +271,125 @@ final class WorktreeManager: Sendable {
     ) async throws(WorktreeError)
         -> PreparedWorktree
     {
-        try await locks.withLock(project.name) { () throws(WorktreeError) in
-            let repository = try await ensureCloneLocked(project)
-            let path = layout.worktree(project, branch)
-            if FileManager.default.fileExists(atPath: path) {
-                if try await isWorktree(path, of: repository, on: branch) {
-                    return PreparedWorktree(path: path, branch: branch, reused: true)
-                }
-                _ = try await quarantineLocked(path, project, branch, repository: repository, now: now)
+        try await branchLocks.withLock(Self.key(project, branch)) { () throws(WorktreeError) in
+            try await locks.withLock(project.name) { () throws(WorktreeError) in
+                try await prepareWorktreeLocked(project, branch: branch, now: now)
             }
-            try Self.makeDirectory(layout.projectWorktrees(project))
-
-            let start = "refs/remotes/origin/\(project.defaultBranch)"
-            let heads = try await git.resolve(refs: [branch.localRef, branch.remoteRef, start], in: repository)
-            let local = heads[branch.localRef]
-            let remote = heads[branch.remoteRef]
-            var arguments = ["worktree", "add", "--quiet"]
-            if let local {
-                if let remote, local != remote, try await git.isAncestor(local, of: remote, in: repository) {
-                    arguments += ["-B", branch.name, path, branch.remoteRef]  // origin is ahead: fast-forward
-                } else {
-                    arguments += [path, branch.name]
-                }
-            } else if remote != nil {
-                arguments += ["--no-track", "-b", branch.name, path, branch.remoteRef]
-            } else {
-                guard let startCommit = heads[start] else {
-                    throw WorktreeError(
-                        .missingBranch, "origin \(project.url) has no branch \(project.defaultBranch) to start from")
-                }
-                if let ready = takePooled(project, commit: startCommit) {
-                    do throws(WorktreeError) {
-                        try await git.check(["checkout", "--quiet", "-b", branch.name], at: .worktree(ready))
-                        try await git.check(["worktree", "move", ready, path], at: .repository(repository))
-                        return PreparedWorktree(path: path, branch: branch, reused: false)
-                    } catch {
-                        // Made the usual way below; `-B` also takes back a branch the checkout may have created.
-                        _ = try? await git.run(["worktree", "remove", "--force", ready], at: .repository(repository))
-                    }
-                }
-                arguments += ["--no-track", "-B", branch.name, path, start]
-            }
-            let added = try await git.run(arguments, at: .repository(repository))
-            if !added.status.isSuccess {
-                // A worktree directory deleted by hand stays registered (and its branch checked out) until pruned.
-                // Pruning is needed that rarely, so it is done only when an add fails, then the add is retried once.
-                try await git.check(["worktree", "prune"], at: .repository(repository))
-                try await git.check(arguments, at: .repository(repository))
-            }
-            return PreparedWorktree(path: path, branch: branch, reused: false)
         }
+    }
+
+    private func prepareWorktreeLocked(
+        _ project: GitProject, branch: BranchName, now: Date
+    ) async throws(WorktreeError) -> PreparedWorktree {
+        let repository = try await ensureCloneLocked(project)
+        let path = layout.worktree(project, branch)
+        if FileManager.default.fileExists(atPath: path) {
+            if try await isWorktree(path, of: repository, on: branch) {
+                return PreparedWorktree(path: path, branch: branch, reused: true)
+            }
+            _ = try await quarantineLocked(path, project, branch, repository: repository, now: now)
+        }
+        try Self.makeDirectory(layout.projectWorktrees(project))
+
+        let start = "refs/remotes/origin/\(project.defaultBranch)"
+        let heads = try await git.resolve(refs: [branch.localRef, branch.remoteRef, start], in: repository)
+        let local = heads[branch.localRef]
+        let remote = heads[branch.remoteRef]
+        var arguments = ["worktree", "add", "--quiet"]
+        if let local {
+            if let remote, local != remote, try await git.isAncestor(local, of: remote, in: repository) {
+                arguments += ["-B", branch.name, path, branch.remoteRef]  // origin is ahead: fast-forward
+            } else {
+                arguments += [path, branch.name]
+            }
+        } else if remote != nil {
+            arguments += ["--no-track", "-b", branch.name, path, branch.remoteRef]
+        } else {
+            guard let startCommit = heads[start] else {
+                throw WorktreeError(
+                    .missingBranch, "origin \(project.url) has no branch \(project.defaultBranch) to start from")
+            }
+            if let ready = takePooled(project, commit: startCommit) {
+                do throws(WorktreeError) {
+                    try await startBranch(branch, at: startCommit, in: ready, repository: repository)
+                    try await moveWorktree(ready, to: path, repository: repository)
+                    return PreparedWorktree(path: path, branch: branch, reused: false)
+                } catch {
+                    // Made the usual way below; `-B` also takes back a branch the checkout may have created.
+                    _ = try? await git.run(["worktree", "remove", "--force", ready], at: .repository(repository))
+                }
+            }
+            arguments += ["--no-track", "-B", branch.name, path, start]
+        }
+        let added = try await git.run(arguments, at: .repository(repository))
+        if !added.status.isSuccess {
+            // A worktree directory deleted by hand stays registered (and its branch checked out) until pruned.
+            // Pruning is needed that rarely, so it is done only when an add fails, then the add is retried once.
+            try await git.check(["worktree", "prune"], at: .repository(repository))
+            try await git.check(arguments, at: .repository(repository))
+        }
+        return PreparedWorktree(path: path, branch: branch, reused: false)
     }
 
     /// Commits whatever the agent left in `branch`'s worktree (tracked or not, ignored files excepted), then pushes
     /// the branch to origin if origin lacks any of its commits.
+    ///
+    /// Only the push holds the project's lock. Checking and committing touch the task's own worktree, index and
+    /// branch, which no other operation of the project writes (they hold the branch's lock), and git makes its
+    /// shared writes — objects, the branch's ref — safe against the other git processes in the repository, as it
+    /// does for the agents that commit in their worktrees on their own.
     func commitAndPush(
         _ project: GitProject, branch: BranchName, message: String
     ) async throws(WorktreeError)
         -> CommitOutcome
     {
-        try await locks.withLock(project.name) { () throws(WorktreeError) in
+        try await branchLocks.withLock(Self.key(project, branch)) { () throws(WorktreeError) in
             let repository = layout.repository(project)
             let path = layout.worktree(project, branch)
             guard try await isWorktree(path, of: repository, on: branch) else {
                 throw WorktreeError(.unexpectedState, "\(path) is not a worktree on \(branch.name)")
             }
+            var (dirty, head) = try await worktreeStatus(path)
             var committed = false
-            if try await hasUncommittedChanges(path) {
+            if dirty {
                 try await git.check(["add", "--all"], at: .worktree(path))
                 try await git.check(
                     ["commit", "--quiet", "--no-verify", "-m", Self.commitMessage(message, branch: branch)],
                     at: .worktree(path))
                 committed = true
+                let refs = try await git.resolve(refs: [branch.localRef], in: repository)
+                guard let after = refs[branch.localRef] else {
+                    throw WorktreeError(.unexpectedState, "\(branch.name) has no commit after committing")
+                }
+                head = after
             }
-            let head = try await git.check(["rev-parse", "--verify", "HEAD"], at: .worktree(path))
+            if head == nil {
+                // Status output is kept to its tail: with enough changes its header is gone.
+                head = try await git.check(["rev-parse", "--verify", "HEAD"], at: .worktree(path))
+            }
+            guard let head else { throw WorktreeError(.unexpectedState, "\(path) has no commit checked out") }
             var pushed = false
-            if try await unpushedCommitCount([branch.localRef], in: repository) > 0 {
-                try await git.check(
-                    ["push", "--quiet", "origin", "\(branch.localRef):\(branch.localRef)"], at: .repository(repository),
-                    network: true)
+            if try await hasUnpushedCommits(head, project, branch, in: repository) {
+                _ = try await locks.withLock(project.name) { () throws(WorktreeError) in
+                    try await git.check(
+                        ["push", "--quiet", "origin", "\(branch.localRef):\(branch.localRef)"],
+                        at: .repository(repository), network: true)
+                }
                 pushed = true
             }
             return CommitOutcome(committed: committed, pushed: pushed, head: head)
         }
+    }
+
+    /// Whether origin lacks a commit reachable from `head`. A head that is origin's copy of the branch or of the
+    /// default branch (an agent that committed nothing) needs no git process to tell.
+    private func hasUnpushedCommits(
+        _ head: String, _ project: GitProject, _ branch: BranchName, in repository: String
+    ) async throws(WorktreeError) -> Bool {
+        let known = try await git.resolve(
+            refs: [branch.remoteRef, "refs/remotes/origin/\(project.defaultBranch)"], in: repository)
+        if known.values.contains(head) { return false }
+        return try await unpushedCommitCount([head], in: repository) > 0
     }
 
     /// Merges origin's copy of `branch` into origin's `target` (a merge commit, `--no-ff`) in a temporary detached
@@ -418,34 +459,42 @@ final class WorktreeManager: Sendable {
     ) async throws(WorktreeError)
         -> WorktreeRemoval
     {
-        try await locks.withLock(project.name) { () throws(WorktreeError) in
-            let repository = layout.repository(project)
-            let path = layout.worktree(project, branch)
-            let repositoryExists = FileManager.default.fileExists(atPath: repository)
-            guard FileManager.default.fileExists(atPath: path) else {
-                if repositoryExists { try await git.check(["worktree", "prune"], at: .repository(repository)) }
-                return .absent
+        try await branchLocks.withLock(Self.key(project, branch)) { () throws(WorktreeError) in
+            try await locks.withLock(project.name) { () throws(WorktreeError) in
+                try await removeWorktreeLocked(project, branch: branch, now: now)
             }
-            var reasons: [String] = []
-            if !repositoryExists {
-                reasons.append("the project repository \(repository) is missing")
-            } else if try await !isWorktree(path, of: repository, on: branch) {
-                reasons.append("not a worktree of \(repository) on \(branch.name)")
-            } else {
-                if try await hasUncommittedChanges(path) { reasons.append("uncommitted changes") }
-                let unpushed = try await unpushedCommitCount(["HEAD", branch.localRef], in: repository, from: path)
-                if unpushed > 0 { reasons.append("\(unpushed) commit(s) not on origin") }
-            }
-            if reasons.isEmpty {
-                try await git.check(["worktree", "remove", path], at: .repository(repository))
-                // Every commit of the branch is on origin; a later prepare recreates it from there.
-                try await git.check(["branch", "--quiet", "-D", branch.name], at: .repository(repository))
-                return .removed
-            }
-            let destination = try await quarantineLocked(
-                path, project, branch, repository: repositoryExists ? repository : nil, now: now)
-            return .quarantined(path: destination, reasons: reasons)
         }
+    }
+
+    private func removeWorktreeLocked(
+        _ project: GitProject, branch: BranchName, now: Date
+    ) async throws(WorktreeError) -> WorktreeRemoval {
+        let repository = layout.repository(project)
+        let path = layout.worktree(project, branch)
+        let repositoryExists = FileManager.default.fileExists(atPath: repository)
+        guard FileManager.default.fileExists(atPath: path) else {
+            if repositoryExists { try await git.check(["worktree", "prune"], at: .repository(repository)) }
+            return .absent
+        }
+        var reasons: [String] = []
+        if !repositoryExists {
+            reasons.append("the project repository \(repository) is missing")
+        } else if try await !isWorktree(path, of: repository, on: branch) {
+            reasons.append("not a worktree of \(repository) on \(branch.name)")
+        } else {
+            if try await hasUncommittedChanges(path) { reasons.append("uncommitted changes") }
+            let unpushed = try await unpushedCommitCount(["HEAD", branch.localRef], in: repository, from: path)
+            if unpushed > 0 { reasons.append("\(unpushed) commit(s) not on origin") }
+        }
+        if reasons.isEmpty {
+            try await git.check(["worktree", "remove", path], at: .repository(repository))
+            // Every commit of the branch is on origin; a later prepare recreates it from there.
+            try await git.check(["branch", "--quiet", "-D", branch.name], at: .repository(repository))
+            return .removed
+        }
+        let destination = try await quarantineLocked(
+            path, project, branch, repository: repositoryExists ? repository : nil, now: now)
+        return .quarantined(path: destination, reasons: reasons)
     }
 
     // MARK: Helpers (called with the project's lock held)
@@ -463,6 +512,55 @@ final class WorktreeManager: Sendable {
             try await git.check(["worktree", "prune"], at: .repository(repository))
         }
         return destination
+    }
+
+    /// What `git checkout -b` does in a ready worktree detached at `commit`, without its process: create the branch
+    /// at `commit` and point the worktree's HEAD (`worktrees/<id>/HEAD`) at it, each file written under git's lock
+    /// protocol (`RefFiles.replace`). The index and the files stay as they are: the commit, and so the tree, is the
+    /// same. The caller found the branch absent under the branch's and the project's locks. If anything is not as
+    /// expected, git does it (`-B`: it also takes back a branch created here before a later step failed).
+    private func startBranch(
+        _ branch: BranchName, at commit: String, in worktree: String, repository: String
+    ) async throws(WorktreeError) {
+        if let record = Self.worktreeRecord(of: worktree, repository: repository),
+            Self.contents(of: record + "/HEAD") == commit,
+            RefFiles.create(branch.localRef, at: commit, in: repository),
+            RefFiles.replace(record + "/HEAD", with: "ref: \(branch.localRef)\n")
+        {
+            return
+        }
+        try await git.check(["checkout", "--quiet", "-B", branch.name], at: .worktree(worktree))
+    }
+
+    /// The absolute path of `worktree`'s record in `repository` (`worktrees/<id>`), if its `.git` file names one by
+    /// an absolute path that points back at it.
+    private static func worktreeRecord(of worktree: String, repository: String) -> String? {
+        guard let link = contents(of: worktree + "/.git"), link.hasPrefix("gitdir: /") else { return nil }
+        let record = String(link.dropFirst("gitdir: ".count))
+        guard samePath(parentDirectory(of: record), repository + "/worktrees"),
+            contents(of: record + "/gitdir") == worktree + "/.git"
+        else { return nil }
+        return record
+    }
+
+    /// What `git worktree move` does for a worktree whose links are absolute paths, without its process: rename the
+    /// directory, then point the worktree's record in the repository (`worktrees/<id>/gitdir`, gitrepository-layout(5))
+    /// at the new place; the worktree's own `.git` names the record and does not change. Anything else — relative
+    /// links (`worktree.useRelativePaths`), a locked worktree, a failed step — is left to git.
+    private func moveWorktree(_ source: String, to destination: String, repository: String) async throws(WorktreeError)
+    {
+        if let record = Self.worktreeRecord(of: source, repository: repository),
+            !FileManager.default.fileExists(atPath: record + "/locked"),
+            rename(source, destination) == 0
+        {
+            if RefFiles.replace(record + "/gitdir", with: destination + "/.git\n") { return }
+            guard rename(destination, source) == 0 else {
+                throw WorktreeError(
+                    .environment,
+                    "cannot move \(destination) back to \(source) after a failed move: \(Self.errnoText())")
+            }
+        }
+        try await git.check(["worktree", "move", source, destination], at: .repository(repository))
     }
 
     /// True if `path` is the top of a worktree of `repository` whose HEAD is `branch`.
@@ -504,15 +602,35 @@ final class WorktreeManager: Sendable {
     }
 
     private func hasUncommittedChanges(_ path: String) async throws(WorktreeError) -> Bool {
+        try await worktreeStatus(path).dirty
+    }
+
+    /// Whether the worktree at `path` has changes to commit (tracked or not, ignored files excepted), and its HEAD
+    /// commit (nil before the first commit), from one `git status`.
+    private func worktreeStatus(_ path: String) async throws(WorktreeError) -> (dirty: Bool, head: String?) {
         let status = try await git.run(
-            ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none"],
+            ["status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--ignore-submodules=none"],
             at: .worktree(path))
         guard status.status.isSuccess else {
             throw WorktreeError(
                 .gitFailed, "git status failed in \(path) (\(status.status))",
                 gitStderr: Git.tail(status.standardErrorText))
         }
-        return !status.standardOutput.isEmpty
+        // Header lines start with `# `; every other entry is a change. `# branch.oid` is the HEAD commit, or
+        // `(initial)` on a branch with no commit yet.
+        var dirty = false
+        var head: String?
+        for entry in status.standardOutput.split(separator: 0) where !entry.isEmpty {
+            guard entry.starts(with: Array("# ".utf8)) else {
+                dirty = true
+                continue
+            }
+            let text = String(decoding: entry, as: UTF8.self)
+            if text.hasPrefix("# branch.oid "), RefFiles.isObjectName(String(text.dropFirst(13))) {
+                head = String(text.dropFirst(13))
+            }
+        }
+        return (dirty, head)
     }
 
     /// How many commits reachable from `revisions` are on no branch of origin (as last fetched or pushed).
@@ -532,6 +650,10 @@ final class WorktreeManager: Sendable {
         _ = try? await git.run(["worktree", "remove", "--force", scratch], at: .repository(repository))
         try? FileManager.default.removeItem(atPath: scratch)
         _ = try? await git.run(["worktree", "prune"], at: .repository(repository))
+    }
+
+    private static func key(_ project: GitProject, _ branch: BranchName) -> String {
+        project.name + "\u{0}" + branch.name
     }
 
     private static func commitMessage(_ message: String, branch: BranchName) -> String {

@@ -179,6 +179,7 @@ final class JobRunner: Sendable {
     }
 
     private func start(_ job: JobRecord, lease: JobLease, config: BosunConfig) async {
+        let claimedAt = clock()
         var metadata: Logger.Metadata = [
             "task": "\(job.taskID)", "job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempt)",
         ]
@@ -220,6 +221,7 @@ final class JobRunner: Sendable {
                 return
             }
             let prepared = try await worktrees.prepareWorktree(gitProject, branch: branch)
+            let preparedAt = clock()
             try Self.excludeWorkingFiles(repository: "\(config.stateDirectory)/repos/\(project.name).git")
             var argv: [String]
             var environment: [String: String]
@@ -312,7 +314,15 @@ final class JobRunner: Sendable {
                 return
             }
             try watcher.watch(handle)
-            logger.info("run started", metadata: metadata.merging(["shim": "\(handle.shim.pid)"]) { $1 })
+            // Where the time from the job's creation to its agent went: waiting to be claimed (or for its
+            // available_at), preparing the worktree, launching through the shim.
+            let timings: Logger.Metadata = [
+                "shim": "\(handle.shim.pid)",
+                "queued_ms": "\(max(job.createdAtMs, job.availableAtMs).distance(to: claimedAt))",
+                "prepare_ms": "\(claimedAt.distance(to: preparedAt))",
+                "launch_ms": "\(preparedAt.distance(to: clock()))",
+            ]
+            logger.info("run started", metadata: metadata.merging(timings) { $1 })
             worktrees.replenish(gitProject)
         } catch {
             logger.error("job could not start", metadata: metadata.merging(["error": "\(error)"]) { $1 })
