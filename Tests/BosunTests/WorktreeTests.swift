@@ -1,5 +1,6 @@
 import Foundation
 import LinuxProcess
+import Synchronization
 import Testing
 import Workflow
 
@@ -510,6 +511,64 @@ struct WorktreeTests {
         restarted.replenish(fixture.project)
         try await eventually("the new process has its own pool") {
             ready().count == 2 && ready().isDisjoint(with: leftovers)
+        }
+    }
+
+    @Test("a new branch takes a ready worktree while another operation holds the project's lock")
+    func readyWorktreeWithoutTheProjectLock() async throws {
+        let fixture = try await GitFixture()
+        let manager = try fixture.restartedManager(fetchFreshness: .seconds(3600), fetchMaximumAge: .seconds(3600))
+        let project = fixture.project
+        let pool = fixture.manager.layout.stateDirectory + "/worktrees/.pool/demo"
+        func ready() -> Set<String> { Set((try? FileManager.default.contentsOfDirectory(atPath: pool)) ?? []) }
+        _ = try await manager.prepareWorktree(project, branch: try BranchName(issue: "70", title: "first"))
+        manager.replenish(project)
+        try await eventually("the pool fills") { ready().count == 2 }
+        let before = ready()
+
+        // A stand-in for a long fetch: the project's lock is held until the test lets go.
+        let (release, letGo) = AsyncStream<Void>.makeStream()
+        let holding = Mutex(false)
+        let holder = Task {
+            try await manager.locks.withLock(project.name) { () throws(WorktreeError) in
+                holding.withLock { $0 = true }
+                for await _ in release { break }
+            }
+        }
+        try await eventually("the lock is held") { holding.withLock { $0 } }
+        let prepared = Mutex<[PreparedWorktree]>([])
+        let preparing = Task {
+            for number in 71...72 {
+                let worktree = try await manager.prepareWorktree(
+                    project, branch: try BranchName(issue: "\(number)", title: "while locked"))
+                prepared.withLock { $0.append(worktree) }
+            }
+        }
+        defer {
+            letGo.yield()
+            letGo.finish()
+        }
+        try await eventually("both worktrees are prepared while the lock is held") {
+            prepared.withLock { $0.count } == 2
+        }
+        #expect(holding.withLock { $0 } && !holder.isCancelled)
+        letGo.yield()
+        try await holder.value
+        try await preparing.value
+        let repository = fixture.manager.layout.repository(project)
+        try await shellFreeGit(["--git-dir=\(repository)", "worktree", "prune"])
+        let listed = try await shellFreeGit(["--git-dir=\(repository)", "worktree", "list", "--porcelain"])
+        for worktree in prepared.withLock({ $0 }) {
+            let link = try String(contentsOfFile: worktree.path + "/.git", encoding: .utf8)
+            #expect(before.contains { link.hasSuffix("/worktrees/\($0)\n") }, "\(link) from \(before)")
+            #expect(listed.contains("worktree \(worktree.path)\nHEAD "), "\(listed)")
+            #expect((listed + "\n").contains("branch \(worktree.branch.localRef)\n"), "\(listed)")
+            // The same file with the same message in the same second: both branches hold one identical commit,
+            // and each is pushed as its own branch all the same.
+            try "work\n".write(toFile: worktree.path + "/work.txt", atomically: true, encoding: .utf8)
+            let outcome = try await manager.commitAndPush(project, branch: worktree.branch, message: "work")
+            #expect(outcome.committed && outcome.pushed)
+            #expect(try await fixture.originHas(worktree.branch.localRef) == outcome.head)
         }
     }
 

@@ -50,16 +50,21 @@ enum WorktreeRemoval: Sendable, Equatable {
 /// `refs/remotes/origin/*`.
 ///
 /// Locks: an operation on the repository (fetch, making, moving or removing worktrees, push, merge) holds the
-/// project's lock, so those run one at a time in the order they asked. An operation on one task's worktree holds
+/// project's lock, so those run one at a time in the order they asked; taking a ready worktree for a new branch does
+/// not wait for it (`takeReady`). An operation on one task's worktree holds
 /// that branch's lock, taken before the project's; the check and commit after a run hold only the branch's lock and
 /// run alongside the project's other work, as the agents' own git commands in their worktrees always do.
 final class WorktreeManager: Sendable {
     let layout: WorktreeLayout
     let git: Git
-    private let locks = ProjectLocks()
+    /// Internal, not private, for tests that hold it as a long fetch would.
+    let locks = ProjectLocks()
     /// One lock per task branch, taken before its project's lock (never after it): work inside one task's worktree
     /// runs outside the project's lock but never alongside another operation on that worktree.
     private let branchLocks = ProjectLocks()
+    /// Held by every `git worktree prune` and by a worktree taken from the pool without the project's lock; taken
+    /// last, after any other lock.
+    private let pruneLocks = ProjectLocks()
     /// Repositories already checked in this process (bare, the right origin URL), with their last fetch and
     /// whether a background refresh is queued.
     private let checked = Mutex<[String: FetchState]>([:])
@@ -226,7 +231,7 @@ final class WorktreeManager: Sendable {
                 if pool.withLock({ $0[project.name]?.cleared }) != true {
                     // Ready worktrees of an earlier process hold nothing: remove them and git's records of them.
                     try? FileManager.default.removeItem(atPath: directory)
-                    try await git.check(["worktree", "prune"], at: .repository(repository))
+                    try await prune(project, repository)
                     pool.withLock { $0[project.name]?.cleared = true }
                 }
                 let start = "refs/remotes/origin/\(project.defaultBranch)"
@@ -272,9 +277,50 @@ final class WorktreeManager: Sendable {
         -> PreparedWorktree
     {
         try await branchLocks.withLock(Self.key(project, branch)) { () throws(WorktreeError) in
-            try await locks.withLock(project.name) { () throws(WorktreeError) in
+            if let ready = await takeReady(project, branch: branch) { return ready }
+            return try await locks.withLock(project.name) { () throws(WorktreeError) in
                 try await prepareWorktreeLocked(project, branch: branch, now: now)
             }
+        }
+    }
+
+    /// `prepareWorktree`'s path for the common case, which does not wait for the project's lock (a fetch, a refill
+    /// or another task's `worktree add` may hold it for tens of milliseconds): a new branch, in a repository fetched
+    /// within `fetchMaximumAge`, that starts where a ready worktree stands. Nil in any other case, and the caller goes
+    /// the usual way. No `git worktree prune` may run while a worktree is renamed but its record not yet rewritten
+    /// (it would drop the record), so every prune and this path hold the project's prune lock.
+    private func takeReady(_ project: GitProject, branch: BranchName) async -> PreparedWorktree? {
+        let repository = layout.repository(project)
+        let path = layout.worktree(project, branch)
+        guard poolSize > 0, let known = checked.withLock({ $0[project.name] }), known.url == project.url,
+            case let age = ContinuousClock.now - known.fetchedAt, age < fetchMaximumAge,
+            !FileManager.default.fileExists(atPath: path)
+        else { return nil }
+        let start = "refs/remotes/origin/\(project.defaultBranch)"
+        guard let heads = RefFiles.resolve([branch.localRef, branch.remoteRef, start], in: repository),
+            heads[branch.localRef] == nil, heads[branch.remoteRef] == nil, let commit = heads[start]
+        else { return nil }
+        let taken = try? await pruneLocks.withLock(project.name) { () throws(WorktreeError) -> Bool in
+            guard let ready = takePooled(project, commit: commit) else { return false }
+            do throws(WorktreeError) {
+                try Self.makeDirectory(layout.projectWorktrees(project))
+                try await startBranch(branch, at: commit, in: ready, repository: repository)
+                try await moveWorktree(ready, to: path, repository: repository)
+                return true
+            } catch {
+                _ = try? await git.run(["worktree", "remove", "--force", ready], at: .repository(repository))
+                return false
+            }
+        }
+        guard taken == true else { return nil }
+        if age >= fetchFreshness { refreshInBackground(project) }
+        return PreparedWorktree(path: path, branch: branch, reused: false)
+    }
+
+    /// `git worktree prune`, under the project's prune lock (see `takeReady`).
+    private func prune(_ project: GitProject, _ repository: String) async throws(WorktreeError) {
+        _ = try await pruneLocks.withLock(project.name) { () throws(WorktreeError) in
+            try await git.check(["worktree", "prune"], at: .repository(repository))
         }
     }
 
@@ -325,14 +371,14 @@ final class WorktreeManager: Sendable {
         if !added.status.isSuccess {
             // A worktree directory deleted by hand stays registered (and its branch checked out) until pruned.
             // Pruning is needed that rarely, so it is done only when an add fails, then the add is retried once.
-            try await git.check(["worktree", "prune"], at: .repository(repository))
+            try await prune(project, repository)
             try await git.check(arguments, at: .repository(repository))
         }
         return PreparedWorktree(path: path, branch: branch, reused: false)
     }
 
     /// Commits whatever the agent left in `branch`'s worktree (tracked or not, ignored files excepted), then pushes
-    /// the branch to origin if origin lacks any of its commits.
+    /// the branch to origin unless origin's copy of it or origin's default branch already holds its head.
     ///
     /// Only the push holds the project's lock. Checking and committing touch the task's own worktree, index and
     /// branch, which no other operation of the project writes (they hold the branch's lock), and git makes its
@@ -381,15 +427,21 @@ final class WorktreeManager: Sendable {
         }
     }
 
-    /// Whether origin lacks a commit reachable from `head`. A head that is origin's copy of the branch or of the
-    /// default branch (an agent that committed nothing) needs no git process to tell.
+    /// Whether `head` must be pushed: neither origin's copy of the branch nor origin's default branch holds it.
+    /// Only those two count — a byte-identical commit on another task's branch (same tree, parent, message and
+    /// second) does not put this branch on origin. A head equal to one of them needs no git process to tell.
     private func hasUnpushedCommits(
         _ head: String, _ project: GitProject, _ branch: BranchName, in repository: String
     ) async throws(WorktreeError) -> Bool {
         let known = try await git.resolve(
             refs: [branch.remoteRef, "refs/remotes/origin/\(project.defaultBranch)"], in: repository)
         if known.values.contains(head) { return false }
-        return try await unpushedCommitCount([head], in: repository) > 0
+        let count = try await git.check(
+            ["rev-list", "--count", head, "--not"] + known.keys.sorted() + ["--"], at: .repository(repository))
+        guard let value = Int(count) else {
+            throw WorktreeError(.gitFailed, "git rev-list --count printed \(String(reflecting: count))")
+        }
+        return value > 0
     }
 
     /// Merges origin's copy of `branch` into origin's `target` (a merge commit, `--no-ff`) in a temporary detached
@@ -442,10 +494,10 @@ final class WorktreeManager: Sendable {
                 let head = try await git.check(["rev-parse", "--verify", "HEAD"], at: .worktree(scratch))
                 try await git.check(
                     ["push", "--quiet", "origin", "HEAD:refs/heads/\(target)"], at: .worktree(scratch), network: true)
-                await discardScratch(scratch, repository: repository)
+                await discardScratch(scratch, project, repository: repository)
                 return MergeOutcome(head: head, alreadyMerged: false)
             } catch {
-                await discardScratch(scratch, repository: repository)
+                await discardScratch(scratch, project, repository: repository)
                 throw error
             }
         }
@@ -473,7 +525,7 @@ final class WorktreeManager: Sendable {
         let path = layout.worktree(project, branch)
         let repositoryExists = FileManager.default.fileExists(atPath: repository)
         guard FileManager.default.fileExists(atPath: path) else {
-            if repositoryExists { try await git.check(["worktree", "prune"], at: .repository(repository)) }
+            if repositoryExists { try await prune(project, repository) }
             return .absent
         }
         var reasons: [String] = []
@@ -509,7 +561,7 @@ final class WorktreeManager: Sendable {
             throw WorktreeError(.environment, "cannot move \(path) to \(destination): \(Self.errnoText())")
         }
         if let repository {
-            try await git.check(["worktree", "prune"], at: .repository(repository))
+            try await prune(project, repository)
         }
         return destination
     }
@@ -646,10 +698,10 @@ final class WorktreeManager: Sendable {
         return value
     }
 
-    private func discardScratch(_ scratch: String, repository: String) async {
+    private func discardScratch(_ scratch: String, _ project: GitProject, repository: String) async {
         _ = try? await git.run(["worktree", "remove", "--force", scratch], at: .repository(repository))
         try? FileManager.default.removeItem(atPath: scratch)
-        _ = try? await git.run(["worktree", "prune"], at: .repository(repository))
+        try? await prune(project, repository)
     }
 
     private static func key(_ project: GitProject, _ branch: BranchName) -> String {
