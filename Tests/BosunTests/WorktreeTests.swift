@@ -469,6 +469,15 @@ struct WorktreeTests {
         manager.replenish(fixture.project)
         try await eventually("the pool fills") { ready().count == 2 }
         let before = ready()
+        // Made by hand and `git reset --hard`: git sees clean worktrees, detached at origin's main, with the files.
+        let originMain = try #require(try await fixture.originHas("refs/heads/main"))
+        for name in before {
+            let entry = pool + "/" + name
+            #expect(try await shellFreeGit(["status", "--porcelain", "--untracked-files=all"], in: entry) == "")
+            #expect(try await shellFreeGit(["rev-parse", "HEAD"], in: entry) == originMain)
+            #expect(try String(contentsOfFile: entry + "/README.md", encoding: .utf8) == "hello\n")
+            #expect(!exists(fixture.manager.layout.repository(fixture.project) + "/worktrees/\(name)/locked"))
+        }
         let taken = try await manager.prepareWorktree(
             fixture.project, branch: try BranchName(issue: "51", title: "from the pool"))
         // The worktree's git record keeps the name it was made under: one of the ready ones.

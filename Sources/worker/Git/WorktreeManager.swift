@@ -252,11 +252,46 @@ final class WorktreeManager: Sendable {
                     !locks.hasWaiters(project.name)
                 {
                     let path = directory + "/" + Self.randomSuffix()
-                    try await git.check(
-                        ["worktree", "add", "--quiet", "--detach", path, commit], at: .repository(repository))
+                    try await addDetachedWorktree(path, at: commit, project, repository: repository)
                     pool.withLock { $0[project.name]?.entries.append((path, commit)) }
                 }
             }
+        }
+    }
+
+    /// `git worktree add --detach PATH COMMIT` in the steps git itself takes, minus the part that grows with the
+    /// number of worktrees (git reads every worktree's record first: 20 ms with 10 worktrees, 115 ms with 1,000):
+    /// the record `worktrees/<name>` (`gitdir`, `commondir`, `HEAD`), locked while it is made so that no prune takes
+    /// it, the worktree's `.git`, then `git reset --hard` in the worktree for its index and files — one process.
+    /// The record's name is the path's last component (a pool entry's random suffix, a task's `<issue>-<slug>`); if
+    /// a record of that name exists or cannot be made as expected, git makes the worktree.
+    private func addDetachedWorktree(
+        _ path: String, at commit: String, _ project: GitProject, repository: String
+    ) async throws(WorktreeError) {
+        let record = repository + "/worktrees/" + (path.split(separator: "/").last.map(String.init) ?? "")
+        let made =
+            RefFiles.isObjectName(commit) && path.hasPrefix("/") && !FileManager.default.fileExists(atPath: record)
+            && (try? Self.makeDirectory(repository + "/worktrees")) != nil && mkdir(record, 0o777) == 0
+        guard made else {
+            try await git.check(["worktree", "add", "--quiet", "--detach", path, commit], at: .repository(repository))
+            return
+        }
+        func write(_ file: String, _ text: String) -> Bool {
+            FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
+        }
+        do throws(WorktreeError) {
+            guard write(record + "/locked", "initializing\n"), mkdir(path, 0o777) == 0,
+                write(path + "/.git", "gitdir: \(record)\n"), write(record + "/gitdir", "\(path)/.git\n"),
+                write(record + "/commondir", "../..\n"), write(record + "/HEAD", "\(commit)\n")
+            else {
+                throw WorktreeError(.environment, "cannot write the worktree record \(record): \(Self.errnoText())")
+            }
+            try await git.check(["reset", "--hard", "--quiet", "--no-recurse-submodules"], at: .worktree(path))
+            unlink(record + "/locked")
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: record)
+            throw error
         }
     }
 
@@ -364,6 +399,16 @@ final class WorktreeManager: Sendable {
                     // Made the usual way below; `-B` also takes back a branch the checkout may have created.
                     _ = try? await git.run(["worktree", "remove", "--force", ready], at: .repository(repository))
                 }
+            }
+            // No ready worktree: made in place the same way (one `git reset --hard` instead of `worktree add`'s
+            // four processes, which also read every worktree's record).
+            do throws(WorktreeError) {
+                try await addDetachedWorktree(path, at: startCommit, project, repository: repository)
+                try await startBranch(branch, at: startCommit, in: path, repository: repository)
+                return PreparedWorktree(path: path, branch: branch, reused: false)
+            } catch {
+                _ = try? await git.run(["worktree", "remove", "--force", path], at: .repository(repository))
+                try? FileManager.default.removeItem(atPath: path)
             }
             arguments += ["--no-track", "-B", branch.name, path, start]
         }
