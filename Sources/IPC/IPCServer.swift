@@ -140,7 +140,11 @@ public final class IPCServer: Sendable {
             try? await peer.channel.executeThenClose { _, _ in }
             return
         }
+        // The timer and the connection's own end race under load (a garbage peer's error may be handled after the
+        // timeout fired): whichever settles the handshake first says why the connection closes, the other nothing.
+        let handshake = HandshakeOutcome()
         let handshakeTimer = channel.eventLoop.scheduleTask(in: handshakeTimeout) {
+            guard handshake.settle() else { return }
             logger.warning("closing IPC connection", metadata: ["error": "no hello within the handshake timeout"])
             channel.close(promise: nil)
         }
@@ -161,6 +165,8 @@ public final class IPCServer: Sendable {
                     throw IPCError(.handshake, "refused \(greeting.role): \(refusal)")
                 }
                 handshakeTimer.cancel()
+                guard handshake.settle() else { return }  // the timeout fired first and closed the connection
+                handshake.complete()
                 let welcome = Welcome(role: role, pid: getpid(), version: greeting.version)
                 try await outbound.write(
                     IPCOutbound.encode(id: 1, kind: .reply, type: Hello.type, inReplyTo: hello.id, payload: welcome))
@@ -176,9 +182,31 @@ public final class IPCServer: Sendable {
             }
         } catch {
             handshakeTimer.cancel()
-            logger.warning("closing IPC connection", metadata: ["error": "\(error)"])
+            // After the handshake every close is logged; during it, only if the timeout did not already say why.
+            if handshake.settle() || handshake.completed {
+                logger.warning("closing IPC connection", metadata: ["error": "\(error)"])
+            }
         }
     }
+}
+
+/// Who settles a connection's handshake first: its timeout, or the connection (a hello, or an error).
+private final class HandshakeOutcome: Sendable {
+    private let state = Mutex<(settled: Bool, completed: Bool)>((false, false))
+
+    /// True for the first caller only.
+    func settle() -> Bool {
+        state.withLock { state in
+            guard !state.settled else { return false }
+            state.settled = true
+            return true
+        }
+    }
+
+    /// Marks the hello as accepted; errors after it are the connection's own.
+    func complete() { state.withLock { $0.completed = true } }
+
+    var completed: Bool { state.withLock { $0.completed } }
 }
 
 extension Logger {
