@@ -280,9 +280,12 @@ final class WorktreeManager: Sendable {
             FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
         }
         do throws(WorktreeError) {
-            guard write(record + "/locked", "initializing\n"), mkdir(path, 0o777) == 0,
-                write(path + "/.git", "gitdir: \(record)\n"), write(record + "/gitdir", "\(path)/.git\n"),
-                write(record + "/commondir", "../..\n"), write(record + "/HEAD", "\(commit)\n")
+            // HEAD first, naming a commit that exists: other git processes read every worktree's HEAD, and a test's
+            // `git fetch` once failed with `bad object worktrees/<id>/HEAD` while `git worktree add` (whose first HEAD
+            // is a placeholder) was making a worktree beside it.
+            guard write(record + "/locked", "initializing\n"), write(record + "/HEAD", "\(commit)\n"),
+                write(record + "/commondir", "../..\n"), mkdir(path, 0o777) == 0,
+                write(path + "/.git", "gitdir: \(record)\n"), write(record + "/gitdir", "\(path)/.git\n")
             else {
                 throw WorktreeError(.environment, "cannot write the worktree record \(record): \(Self.errnoText())")
             }
