@@ -560,24 +560,77 @@ struct WorktreeTests {
         try await eventually("both worktrees are prepared while the lock is held") {
             prepared.withLock { $0.count } == 2
         }
-        #expect(holding.withLock { $0 } && !holder.isCancelled)
         letGo.yield()
         try await holder.value
         try await preparing.value
         let repository = fixture.manager.layout.repository(project)
         try await shellFreeGit(["--git-dir=\(repository)", "worktree", "prune"])
         let listed = try await shellFreeGit(["--git-dir=\(repository)", "worktree", "list", "--porcelain"])
-        for worktree in prepared.withLock({ $0 }) {
+        let worktrees = prepared.withLock { $0 }
+        for worktree in worktrees {
             let link = try String(contentsOfFile: worktree.path + "/.git", encoding: .utf8)
             #expect(before.contains { link.hasSuffix("/worktrees/\($0)\n") }, "\(link) from \(before)")
             #expect(listed.contains("worktree \(worktree.path)\nHEAD "), "\(listed)")
             #expect((listed + "\n").contains("branch \(worktree.branch.localRef)\n"), "\(listed)")
-            // The same file with the same message in the same second: both branches hold one identical commit,
-            // and each is pushed as its own branch all the same.
-            try "work\n".write(toFile: worktree.path + "/work.txt", atomically: true, encoding: .utf8)
-            let outcome = try await manager.commitAndPush(project, branch: worktree.branch, message: "work")
-            #expect(outcome.committed && outcome.pushed)
-            #expect(try await fixture.originHas(worktree.branch.localRef) == outcome.head)
+        }
+        try "work\n".write(toFile: worktrees[0].path + "/work.txt", atomically: true, encoding: .utf8)
+        let first = try await manager.commitAndPush(project, branch: worktrees[0].branch, message: "work")
+        #expect(first.committed && first.pushed)
+        #expect(try await fixture.originHas(worktrees[0].branch.localRef) == first.head)
+        // The second branch holds the very same commit (as two agents writing the same file with the same message
+        // in the same second would make): it is on origin, but not as this branch, so it is pushed all the same.
+        try await shellFreeGit(["reset", "--hard", "--quiet", first.head], in: worktrees[1].path)
+        let second = try await manager.commitAndPush(project, branch: worktrees[1].branch, message: "work")
+        #expect(!second.committed && second.pushed && second.head == first.head)
+        #expect(try await fixture.originHas(worktrees[1].branch.localRef) == first.head)
+    }
+
+    @Test("a worker killed while making worktrees: the next one prepares the branch, with or without ready worktrees")
+    func leftoversOfADeadWorker() async throws {
+        let fixture = try await GitFixture()
+        let repository = try await fixture.manager.ensureClone(fixture.project)
+        let commit = try #require(try await fixture.originHas("refs/heads/main"))
+        let state = fixture.manager.layout.stateDirectory
+        // What a kill leaves at each step of making a worktree: a record locked "initializing" whose worktree was
+        // never made; one whose worktree has its `.git` but no files (killed during `git reset --hard`); a ready
+        // worktree made, with the branch created by hand, but never moved to the task's path.
+        func record(_ name: String, worktree: String?) throws {
+            let directory = repository + "/worktrees/" + name
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try "initializing\n".write(toFile: directory + "/locked", atomically: true, encoding: .utf8)
+            try "\(commit)\n".write(toFile: directory + "/HEAD", atomically: true, encoding: .utf8)
+            try "../..\n".write(toFile: directory + "/commondir", atomically: true, encoding: .utf8)
+            if let worktree {
+                try FileManager.default.createDirectory(atPath: worktree, withIntermediateDirectories: true)
+                try "gitdir: \(directory)\n".write(toFile: worktree + "/.git", atomically: true, encoding: .utf8)
+                try "\(worktree)/.git\n".write(toFile: directory + "/gitdir", atomically: true, encoding: .utf8)
+            }
+        }
+        for poolSize in [0, 2] {
+            let unmade = try BranchName(issue: "\(90 + poolSize)", title: "never made")
+            try record(unmade.directoryName, worktree: nil)
+            let halfMade = try BranchName(issue: "\(91 + poolSize)", title: "half made")
+            try record(halfMade.directoryName, worktree: state + "/worktrees/demo/" + halfMade.directoryName)
+            let unmoved = try BranchName(issue: "\(92 + poolSize)", title: "never moved")
+            let readyPath = state + "/worktrees/.pool/demo/leftover-\(poolSize)"
+            try await shellFreeGit([
+                "--git-dir=\(repository)", "worktree", "add", "--quiet", "--detach", readyPath, commit,
+            ])
+            try await shellFreeGit(["checkout", "--quiet", "-b", unmoved.name], in: readyPath)
+
+            let restarted = try WorktreeManager(
+                stateDirectory: state, git: Git(timeout: .seconds(30)), poolSize: poolSize)
+            for branch in [unmade, halfMade, unmoved] {
+                let prepared = try await restarted.prepareWorktree(fixture.project, branch: branch)
+                #expect(try await shellFreeGit(["symbolic-ref", "HEAD"], in: prepared.path) == branch.localRef)
+                #expect(try String(contentsOfFile: prepared.path + "/README.md", encoding: .utf8) == "hello\n")
+                try "work\n".write(toFile: prepared.path + "/work.txt", atomically: true, encoding: .utf8)
+                _ = try await restarted.commitAndPush(fixture.project, branch: branch, message: "work")
+                #expect(try await restarted.removeWorktree(fixture.project, branch: branch) == .removed)
+            }
+            let listed = try await shellFreeGit(["--git-dir=\(repository)", "worktree", "list", "--porcelain"])
+            #expect(!listed.contains("locked"), "\(listed)")
+            #expect(listed.split(separator: "\n").filter { $0.hasPrefix("worktree ") }.count == 1, "\(listed)")
         }
     }
 

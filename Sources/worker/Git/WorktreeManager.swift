@@ -228,12 +228,7 @@ final class WorktreeManager: Sendable {
                 defer { pool.withLock { $0[project.name]?.refillQueued = false } }
                 let repository = layout.repository(project)
                 let directory = layout.pool(project)
-                if pool.withLock({ $0[project.name]?.cleared }) != true {
-                    // Ready worktrees of an earlier process hold nothing: remove them and git's records of them.
-                    try? FileManager.default.removeItem(atPath: directory)
-                    try await prune(project, repository)
-                    pool.withLock { $0[project.name]?.cleared = true }
-                }
+                try await clearLeftoversLocked(project, repository: repository)
                 let start = "refs/remotes/origin/\(project.defaultBranch)"
                 guard let commit = try await git.resolve(refs: [start], in: repository)[start] else { return }
                 let stale = pool.withLock { state in
@@ -269,6 +264,7 @@ final class WorktreeManager: Sendable {
         _ path: String, at commit: String, _ project: GitProject, repository: String
     ) async throws(WorktreeError) {
         let record = repository + "/worktrees/" + (path.split(separator: "/").last.map(String.init) ?? "")
+        if Self.isAbandoned(record) { try? FileManager.default.removeItem(atPath: record) }
         let made =
             RefFiles.isObjectName(commit) && path.hasPrefix("/") && !FileManager.default.fileExists(atPath: record)
             && (try? Self.makeDirectory(repository + "/worktrees")) != nil && mkdir(record, 0o777) == 0
@@ -295,6 +291,35 @@ final class WorktreeManager: Sendable {
             try? FileManager.default.removeItem(atPath: path)
             try? FileManager.default.removeItem(atPath: record)
             throw error
+        }
+    }
+
+    /// Clears, once per process and project, what an earlier worker process left: its ready worktrees (they hold
+    /// nothing) and the records of worktrees it was still making when it died (`isAbandoned`), which a prune keeps
+    /// and which make `git worktree add` refuse their path. Called with the project's lock held.
+    private func clearLeftoversLocked(_ project: GitProject, repository: String) async throws(WorktreeError) {
+        guard pool.withLock({ $0[project.name]?.cleared }) != true else { return }
+        try? FileManager.default.removeItem(atPath: layout.pool(project))
+        Self.removeAbandonedRecords(in: repository)
+        try await prune(project, repository)
+        pool.withLock { $0[project.name, default: PoolState()].cleared = true }
+    }
+
+    /// True if `record` (`worktrees/<name>`) is a worktree whose making was cut short: `locked` with the reason git
+    /// and `addDetachedWorktree` give while making one, and its worktree directory (named by `gitdir`) never made or
+    /// gone. Git's prune keeps locked records, so nothing else removes these.
+    private static func isAbandoned(_ record: String) -> Bool {
+        guard contents(of: record + "/locked") == "initializing" else { return false }
+        guard let gitdir = contents(of: record + "/gitdir"), gitdir.hasSuffix("/.git") else { return true }
+        return !FileManager.default.fileExists(atPath: String(gitdir.dropLast("/.git".count)))
+    }
+
+    /// Removes the abandoned records in `repository` (see `isAbandoned`).
+    private static func removeAbandonedRecords(in repository: String) {
+        let root = repository + "/worktrees"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        where isAbandoned(root + "/" + name) {
+            try? FileManager.default.removeItem(atPath: root + "/" + name)
         }
     }
 
@@ -366,12 +391,16 @@ final class WorktreeManager: Sendable {
         _ project: GitProject, branch: BranchName, now: Date
     ) async throws(WorktreeError) -> PreparedWorktree {
         let repository = try await ensureCloneLocked(project)
+        // A ready worktree of an earlier process may still have this branch checked out (it died between the two
+        // steps of taking it), and a record it was making may still name this path.
+        try await clearLeftoversLocked(project, repository: repository)
         let path = layout.worktree(project, branch)
         if FileManager.default.fileExists(atPath: path) {
             if try await isWorktree(path, of: repository, on: branch) {
                 return PreparedWorktree(path: path, branch: branch, reused: true)
             }
             _ = try await quarantineLocked(path, project, branch, repository: repository, now: now)
+            Self.removeAbandonedRecords(in: repository)
         }
         try Self.makeDirectory(layout.projectWorktrees(project))
 
@@ -484,8 +513,9 @@ final class WorktreeManager: Sendable {
         let known = try await git.resolve(
             refs: [branch.remoteRef, "refs/remotes/origin/\(project.defaultBranch)"], in: repository)
         if known.values.contains(head) { return false }
+        // Object names, not ref names: a concurrent `fetch --prune` may delete origin's copy of the branch meanwhile.
         let count = try await git.check(
-            ["rev-list", "--count", head, "--not"] + known.keys.sorted() + ["--"], at: .repository(repository))
+            ["rev-list", "--count", head, "--not"] + Set(known.values).sorted() + ["--"], at: .repository(repository))
         guard let value = Int(count) else {
             throw WorktreeError(.gitFailed, "git rev-list --count printed \(String(reflecting: count))")
         }

@@ -220,6 +220,7 @@ final class JobRunner: Sendable {
                 await complete(job, lease: lease, outcome: outcome)
                 return
             }
+            let preparingAt = clock()
             let prepared = try await worktrees.prepareWorktree(gitProject, branch: branch)
             let preparedAt = clock()
             try Self.excludeWorkingFiles(repository: "\(config.stateDirectory)/repos/\(project.name).git")
@@ -319,7 +320,7 @@ final class JobRunner: Sendable {
             let timings: Logger.Metadata = [
                 "shim": "\(handle.shim.pid)",
                 "queued_ms": "\(max(job.createdAtMs, job.availableAtMs).distance(to: claimedAt))",
-                "prepare_ms": "\(claimedAt.distance(to: preparedAt))",
+                "prepare_ms": "\(preparingAt.distance(to: preparedAt))",
                 "launch_ms": "\(preparedAt.distance(to: clock()))",
             ]
             logger.info("run started", metadata: metadata.merging(timings) { $1 })
