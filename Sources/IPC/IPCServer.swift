@@ -144,14 +144,17 @@ public final class IPCServer: Sendable {
         // timeout fired): whichever settles the handshake first says why the connection closes, the other nothing.
         let handshake = HandshakeOutcome()
         let handshakeTimer = channel.eventLoop.scheduleTask(in: handshakeTimeout) {
-            guard handshake.settle() else { return }
+            guard handshake.settle(.timedOut) == .timedOut else { return }
             logger.warning("closing IPC connection", metadata: ["error": "no hello within the handshake timeout"])
             channel.close(promise: nil)
         }
         do {
             try await peer.channel.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
-                guard let first = try await frames.next() else { return }
+                guard let first = try await frames.next() else {
+                    _ = handshake.settle(.failed)  // the peer left before its hello: nothing for the timer to say
+                    return
+                }
                 let hello = try IPCInbound(frame: first)
                 guard hello.kind == .request, hello.type == Hello.type else {
                     throw IPCError(.handshake, "first message is \(hello.kind) \(hello.type), not a hello request")
@@ -165,8 +168,8 @@ public final class IPCServer: Sendable {
                     throw IPCError(.handshake, "refused \(greeting.role): \(refusal)")
                 }
                 handshakeTimer.cancel()
-                guard handshake.settle() else { return }  // the timeout fired first and closed the connection
-                handshake.complete()
+                // The timeout may have fired first and closed the connection.
+                guard handshake.settle(.connected) == .connected else { return }
                 let welcome = Welcome(role: role, pid: getpid(), version: greeting.version)
                 try await outbound.write(
                     IPCOutbound.encode(id: 1, kind: .reply, type: Hello.type, inReplyTo: hello.id, payload: welcome))
@@ -183,30 +186,27 @@ public final class IPCServer: Sendable {
         } catch {
             handshakeTimer.cancel()
             // After the handshake every close is logged; during it, only if the timeout did not already say why.
-            if handshake.settle() || handshake.completed {
+            if handshake.settle(.failed) != .timedOut {
                 logger.warning("closing IPC connection", metadata: ["error": "\(error)"])
             }
         }
     }
 }
 
-/// Who settles a connection's handshake first: its timeout, or the connection (a hello, or an error).
+/// How a connection's handshake ended; the first to settle it wins: its timeout, or the connection (a hello, an
+/// error, the peer leaving).
 private final class HandshakeOutcome: Sendable {
-    private let state = Mutex<(settled: Bool, completed: Bool)>((false, false))
+    enum Outcome: Sendable { case timedOut, connected, failed }
 
-    /// True for the first caller only.
-    func settle() -> Bool {
+    private let state = Mutex<Outcome?>(nil)
+
+    /// Settles the handshake as `outcome` unless it is settled already; returns the outcome in force.
+    func settle(_ outcome: Outcome) -> Outcome {
         state.withLock { state in
-            guard !state.settled else { return false }
-            state.settled = true
-            return true
+            if state == nil { state = outcome }
+            return state ?? outcome
         }
     }
-
-    /// Marks the hello as accepted; errors after it are the connection's own.
-    func complete() { state.withLock { $0.completed = true } }
-
-    var completed: Bool { state.withLock { $0.completed } }
 }
 
 extension Logger {

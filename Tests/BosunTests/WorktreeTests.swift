@@ -523,7 +523,7 @@ struct WorktreeTests {
         }
     }
 
-    @Test("a new branch takes a ready worktree while another operation holds the project's lock")
+    @Test("a ready worktree is taken and a run's work committed while another operation holds the project's lock")
     func readyWorktreeWithoutTheProjectLock() async throws {
         let fixture = try await GitFixture()
         let manager = try fixture.restartedManager(fetchFreshness: .seconds(3600), fetchMaximumAge: .seconds(3600))
@@ -546,12 +546,16 @@ struct WorktreeTests {
         }
         try await eventually("the lock is held") { holding.withLock { $0 } }
         let prepared = Mutex<[PreparedWorktree]>([])
-        let preparing = Task {
+        let preparing = Task { () throws -> CommitOutcome in
             for number in 71...72 {
                 let worktree = try await manager.prepareWorktree(
                     project, branch: try BranchName(issue: "\(number)", title: "while locked"))
                 prepared.withLock { $0.append(worktree) }
             }
+            // The check and commit after a run need no project lock either; only the push waits for it.
+            let first = prepared.withLock { $0[0] }
+            try "work\n".write(toFile: first.path + "/work.txt", atomically: true, encoding: .utf8)
+            return try await manager.commitAndPush(project, branch: first.branch, message: "work")
         }
         defer {
             letGo.yield()
@@ -560,10 +564,19 @@ struct WorktreeTests {
         try await eventually("both worktrees are prepared while the lock is held") {
             prepared.withLock { $0.count } == 2
         }
+        let repository = fixture.manager.layout.repository(project)
+        let firstBranch = prepared.withLock { $0[0].branch }
+        try await eventually("the first branch is committed while the lock is held") {
+            let count = try? await shellFreeGit([
+                "--git-dir=\(repository)", "rev-list", "--count", "refs/remotes/origin/main..\(firstBranch.localRef)",
+            ])
+            return count == "1"
+        }
+        #expect(try await fixture.originHas(firstBranch.localRef) == nil, "pushed while the project's lock was held")
         letGo.yield()
         try await holder.value
-        try await preparing.value
-        let repository = fixture.manager.layout.repository(project)
+        let first = try await preparing.value
+        #expect(first.committed && first.pushed)
         try await shellFreeGit(["--git-dir=\(repository)", "worktree", "prune"])
         let listed = try await shellFreeGit(["--git-dir=\(repository)", "worktree", "list", "--porcelain"])
         let worktrees = prepared.withLock { $0 }
@@ -573,9 +586,6 @@ struct WorktreeTests {
             #expect(listed.contains("worktree \(worktree.path)\nHEAD "), "\(listed)")
             #expect((listed + "\n").contains("branch \(worktree.branch.localRef)\n"), "\(listed)")
         }
-        try "work\n".write(toFile: worktrees[0].path + "/work.txt", atomically: true, encoding: .utf8)
-        let first = try await manager.commitAndPush(project, branch: worktrees[0].branch, message: "work")
-        #expect(first.committed && first.pushed)
         #expect(try await fixture.originHas(worktrees[0].branch.localRef) == first.head)
         // The second branch holds the very same commit (as two agents writing the same file with the same message
         // in the same second would make): it is on origin, but not as this branch, so it is pushed all the same.

@@ -247,7 +247,7 @@ final class WorktreeManager: Sendable {
                     !locks.hasWaiters(project.name)
                 {
                     let path = directory + "/" + Self.randomSuffix()
-                    try await addDetachedWorktree(path, at: commit, project, repository: repository)
+                    try await addDetachedWorktree(path, at: commit, repository: repository)
                     pool.withLock { $0[project.name]?.entries.append((path, commit)) }
                 }
             }
@@ -261,7 +261,7 @@ final class WorktreeManager: Sendable {
     /// The record's name is the path's last component (a pool entry's random suffix, a task's `<issue>-<slug>`); if
     /// a record of that name exists or cannot be made as expected, git makes the worktree.
     private func addDetachedWorktree(
-        _ path: String, at commit: String, _ project: GitProject, repository: String
+        _ path: String, at commit: String, repository: String
     ) async throws(WorktreeError) {
         let record = repository + "/worktrees/" + (path.split(separator: "/").last.map(String.init) ?? "")
         if Self.isAbandoned(record) { try? FileManager.default.removeItem(atPath: record) }
@@ -363,7 +363,20 @@ final class WorktreeManager: Sendable {
         guard let heads = RefFiles.resolve([branch.localRef, branch.remoteRef, start], in: repository),
             heads[branch.localRef] == nil, heads[branch.remoteRef] == nil, let commit = heads[start]
         else { return nil }
-        let taken = try? await pruneLocks.withLock(project.name) { () throws(WorktreeError) -> Bool in
+        guard await useReadyWorktree(project, branch, at: commit, path: path, repository: repository) else {
+            return nil
+        }
+        if age >= fetchFreshness { refreshInBackground(project) }
+        return PreparedWorktree(path: path, branch: branch, reused: false)
+    }
+
+    /// Gives `branch` a ready worktree at `commit`, moved to `path` (`startBranch`, `moveWorktree`), under the
+    /// project's prune lock. False if none is ready or a step failed: the ready worktree is then removed, and the
+    /// usual way (`worktree add -B`) also takes back a branch created here.
+    private func useReadyWorktree(
+        _ project: GitProject, _ branch: BranchName, at commit: String, path: String, repository: String
+    ) async -> Bool {
+        let used = try? await pruneLocks.withLock(project.name) { () throws(WorktreeError) -> Bool in
             guard let ready = takePooled(project, commit: commit) else { return false }
             do throws(WorktreeError) {
                 try Self.makeDirectory(layout.projectWorktrees(project))
@@ -375,9 +388,7 @@ final class WorktreeManager: Sendable {
                 return false
             }
         }
-        guard taken == true else { return nil }
-        if age >= fetchFreshness { refreshInBackground(project) }
-        return PreparedWorktree(path: path, branch: branch, reused: false)
+        return used == true
     }
 
     /// `git worktree prune`, under the project's prune lock (see `takeReady`).
@@ -422,20 +433,14 @@ final class WorktreeManager: Sendable {
                 throw WorktreeError(
                     .missingBranch, "origin \(project.url) has no branch \(project.defaultBranch) to start from")
             }
-            if let ready = takePooled(project, commit: startCommit) {
-                do throws(WorktreeError) {
-                    try await startBranch(branch, at: startCommit, in: ready, repository: repository)
-                    try await moveWorktree(ready, to: path, repository: repository)
-                    return PreparedWorktree(path: path, branch: branch, reused: false)
-                } catch {
-                    // Made the usual way below; `-B` also takes back a branch the checkout may have created.
-                    _ = try? await git.run(["worktree", "remove", "--force", ready], at: .repository(repository))
-                }
+            // Another operation (a refill) may have made one while this prepare waited for the project's lock.
+            if await useReadyWorktree(project, branch, at: startCommit, path: path, repository: repository) {
+                return PreparedWorktree(path: path, branch: branch, reused: false)
             }
             // No ready worktree: made in place the same way (one `git reset --hard` instead of `worktree add`'s
             // four processes, which also read every worktree's record).
             do throws(WorktreeError) {
-                try await addDetachedWorktree(path, at: startCommit, project, repository: repository)
+                try await addDetachedWorktree(path, at: startCommit, repository: repository)
                 try await startBranch(branch, at: startCommit, in: path, repository: repository)
                 return PreparedWorktree(path: path, branch: branch, reused: false)
             } catch {
@@ -514,12 +519,7 @@ final class WorktreeManager: Sendable {
             refs: [branch.remoteRef, "refs/remotes/origin/\(project.defaultBranch)"], in: repository)
         if known.values.contains(head) { return false }
         // Object names, not ref names: a concurrent `fetch --prune` may delete origin's copy of the branch meanwhile.
-        let count = try await git.check(
-            ["rev-list", "--count", head, "--not"] + Set(known.values).sorted() + ["--"], at: .repository(repository))
-        guard let value = Int(count) else {
-            throw WorktreeError(.gitFailed, "git rev-list --count printed \(String(reflecting: count))")
-        }
-        return value > 0
+        return try await unpushedCommitCount([head], in: repository, excluding: Set(known.values).sorted()) > 0
     }
 
     /// Merges origin's copy of `branch` into origin's `target` (a merge commit, `--no-ff`) in a temporary detached
@@ -612,7 +612,7 @@ final class WorktreeManager: Sendable {
         } else if try await !isWorktree(path, of: repository, on: branch) {
             reasons.append("not a worktree of \(repository) on \(branch.name)")
         } else {
-            if try await hasUncommittedChanges(path) { reasons.append("uncommitted changes") }
+            if try await worktreeStatus(path).dirty { reasons.append("uncommitted changes") }
             let unpushed = try await unpushedCommitCount(["HEAD", branch.localRef], in: repository, from: path)
             if unpushed > 0 { reasons.append("\(unpushed) commit(s) not on origin") }
         }
@@ -731,10 +731,6 @@ final class WorktreeManager: Sendable {
         return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
     }
 
-    private func hasUncommittedChanges(_ path: String) async throws(WorktreeError) -> Bool {
-        try await worktreeStatus(path).dirty
-    }
-
     /// Whether the worktree at `path` has changes to commit (tracked or not, ignored files excepted), and its HEAD
     /// commit (nil before the first commit), from one `git status`.
     private func worktreeStatus(_ path: String) async throws(WorktreeError) -> (dirty: Bool, head: String?) {
@@ -763,13 +759,15 @@ final class WorktreeManager: Sendable {
         return (dirty, head)
     }
 
-    /// How many commits reachable from `revisions` are on no branch of origin (as last fetched or pushed).
+    /// How many commits reachable from `revisions` are not reachable from `excluding` (by default: any branch of
+    /// origin, as last fetched or pushed).
     private func unpushedCommitCount(
-        _ revisions: [String], in repository: String, from worktree: String? = nil
+        _ revisions: [String], in repository: String, from worktree: String? = nil,
+        excluding: [String] = ["--remotes=origin"]
     ) async throws(WorktreeError) -> Int {
         let location: Git.Location = worktree.map { .worktree($0) } ?? .repository(repository)
         let count = try await git.check(
-            ["rev-list", "--count"] + revisions + ["--not", "--remotes=origin", "--"], at: location)
+            ["rev-list", "--count"] + revisions + ["--not"] + excluding + ["--"], at: location)
         guard let value = Int(count) else {
             throw WorktreeError(.gitFailed, "git rev-list --count printed \(String(reflecting: count))")
         }
