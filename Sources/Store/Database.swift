@@ -15,11 +15,15 @@ public final class Database: Sendable {
     public let path: String
     private let connection: Mutex<SQLiteConnection>
 
-    /// Opens (creating if needed) the database at `path` and applies the connection settings.
-    public init(path: String, durability: Durability = .full, busyTimeout: Duration = .seconds(5)) throws(StoreError) {
+    /// Opens (creating if needed) the database at `path` and applies the connection settings. `pageSize` applies
+    /// only to a file created here (SQLite fixes it when the first table is made, and WAL mode cannot change it).
+    public init(
+        path: String, durability: Durability = .full, busyTimeout: Duration = .seconds(5), pageSize: Int? = nil
+    ) throws(StoreError) {
         let milliseconds =
             busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
         let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: Int32(clamping: milliseconds))
+        if let pageSize { try connection.execute(script: "PRAGMA page_size = \(pageSize);") }
         let mode = try connection.query("PRAGMA journal_mode = WAL", []).first?["journal_mode"]
         guard mode == .text("wal") else {
             throw StoreError(.io, "cannot switch \(path) to WAL mode (journal_mode is \(String(describing: mode)))")

@@ -21,9 +21,9 @@ enum IngressMain {
                 store: reader, busyTimeout: .milliseconds(config.ingress.storeTimeoutMilliseconds))
             let inboxReader = try config.openInbox(store: reader)
             let wakes = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-            let inbox = try InboxWriter(
-                database: writer, checkpointer: try config.openInbox(store: reader), logger: context.logger
-            ) { _ in wakes.continuation.yield() }
+            let inbox = try InboxWriter(database: writer, logger: context.logger) { _ in
+                wakes.continuation.yield()
+            }
             let metrics = IngressMetrics()
             let health = HealthCache(reader: reader, inboxReader: inboxReader, link: context.link)
             var app = IngressApp(

@@ -165,6 +165,25 @@ struct IntakeTests {
         for text in ["\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800x\"", "\"\\u12\""] {
             #expect(!JSONValidator.isValid(Array(text.utf8)), "\(text)")
         }
+        // Strings are scanned eight bytes at a time: every byte value, at every offset within the eight and in the
+        // tail, gets the verdict Foundation's parser gives (a raw byte ≥ 0x80 alone is never valid UTF-8, so both
+        // refuse it; each control character, quote and backslash must stop the fast scan where it stands).
+        for length in 0..<20 {
+            for offset in 0..<max(length, 1) {
+                for byte in UInt8(0)...0xFF where byte < 0x30 || byte == 0x5C || byte >= 0x7F {
+                    var bytes = [UInt8(ascii: "\"")] + Array(repeating: UInt8(ascii: "a"), count: length)
+                    if length > 0 { bytes[1 + offset] = byte }
+                    bytes.append(UInt8(ascii: "\""))
+                    let foundation =
+                        (try? JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)) != nil
+                    #expect(JSONValidator.isValid(bytes) == foundation, "\(bytes)")
+                }
+            }
+        }
+        // A long string with a multi-byte character, an escape and a quote past the first words.
+        let long = "\"" + String(repeating: "abcdefgh", count: 5) + "é\\n" + String(repeating: "x", count: 13) + "\""
+        #expect(JSONValidator.isValid(Array(long.utf8)))
+        #expect(!JSONValidator.isValid(Array((long.dropLast() + "\u{1F}\"").utf8)))
         // Hostile nesting fails cleanly instead of exhausting the stack.
         #expect(!JSONValidator.isValid(Array(String(repeating: "[", count: 100_000).utf8)))
         #expect(

@@ -41,6 +41,10 @@ enum JSONText {
 
     /// A JSON string literal, escaped per RFC 8259.
     static func string(_ value: String) -> String {
+        // Nearly every value (delivery ids, header values, statuses) needs no escape at all.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + value + "\""
+        }
         var text = "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -128,6 +128,13 @@ struct JSONValidator {
         index += 1
         let count = bytes.count
         while index < count {
+            // Eight bytes at a time while none of them can end the string, start an escape, or leave ASCII.
+            while index + 8 <= count,
+                !Self.mayNeedAttention(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            {
+                index += 8
+            }
+            guard index < count else { return false }
             let byte = bytes[index]
             // The common case first: printable ASCII that is neither a quote nor a backslash.
             if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
@@ -167,6 +174,19 @@ struct JSONValidator {
             }
         }
         return false
+    }
+
+    /// True if any byte of `word` is a control character, a quote, a backslash or not ASCII (exact for "none").
+    private static func mayNeedAttention(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte below 0x20 (or at/above 0x80, caught anyway) borrows into its high bit.
+        let control = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote & highs
+        let hasBackslash = (backslash &- ones) & ~backslash & highs
+        return (control | hasQuote | hasBackslash | (word & highs)) != 0
     }
 
     /// The four hex digits at `start` as a UTF-16 code unit, or nil.
