@@ -56,19 +56,17 @@ struct IngressApp: Sendable {
                 .notFound, "unknown forge", "no webhook endpoint for \(forgeName); use github, gitea, gitlab or plane")
         }
         let current = config.current
-        var closing = HTTPFields()
-        closing[.connection] = "close"
         if case .failure(let refusal) = WebhookIntake.project(named: projectName, config: current) {
             metrics.recordDelivery(source: forge.rawValue, outcome: Self.outcome(of: refusal.status, refusal.object))
-            return JSONResponse.make(refusal.status, refusal.object, headers: closing)
+            return JSONResponse.make(refusal.status, refusal.object, headers: [.connection: "close"])
         }
         let limit = current.ingress.maxBodyBytes
         let reservation = min(request.headers[.contentLength].flatMap(Int.init) ?? limit, limit)
         guard bodies.reserve(reservation) else {
             metrics.recordDelivery(source: forge.rawValue, outcome: "overloaded")
-            closing[.retryAfter] = "5"
             return JSONResponse.error(
-                .serviceUnavailable, "overloaded", "too many request bodies in memory; retry later", headers: closing)
+                .serviceUnavailable, "overloaded", "too many request bodies in memory; retry later",
+                headers: [.connection: "close", .retryAfter: "5"])
         }
         defer { bodies.release(reservation) }
         let body: [UInt8]

@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import HTTPTypes
+import Logging
 import Store
 import Synchronization
 import Testing
@@ -377,6 +378,60 @@ struct IntakeTests {
         var other = delivery("a")
         other.project = "q"
         #expect(try database.write { try $0.insertDelivery(other) } != .duplicate)
+    }
+
+    @Test("under a steady stream of groups and a reader, the writer's checkpoints keep the inbox WAL small")
+    func inboxWALStartsOver() async throws {
+        let directory = TemporaryDirectory("bosun-inbox")
+        let path = directory.file("inbox.db")
+        let inbox = try InboxWriter(
+            database: try Database.openInbox(path: path, durability: .normal), checkpointAfterBytes: 1 << 20,
+            logger: Logger(label: "test")
+        ) { _ in }
+        let reader = try Database.openInbox(path: path)
+        #expect(try reader.read { try $0.queryFirst("PRAGMA page_size")?.int("page_size") } == Database.inboxPageSize)
+        let body = Array(repeating: UInt8(ascii: " "), count: 16_000)
+        let writers = 16
+        let each = 160  // 16 × 160 × 16 KB: 41 MB written, in groups of at most 16.
+        let done = Atomic<Bool>(false)
+        // Like the gatekeeper: reads whatever is new, over and over, holding a snapshot while it does.
+        let reading = Task.detached {
+            var after: Int64 = 0
+            while true {
+                let finished = done.load(ordering: .relaxed)
+                let rows = try reader.read { transaction in
+                    try transaction.query(
+                        "SELECT id, length(body) AS size FROM delivery_bodies WHERE id > ? LIMIT 64", .integer(after))
+                }
+                after = try rows.last?.int64("id") ?? after
+                if rows.isEmpty && finished { break }
+            }
+            return after
+        }
+        let stored = await withTaskGroup(of: Int.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    var stored = 0
+                    for index in 0..<each {
+                        let id = "d-\(writer)-\(index)"
+                        let outcome = await inbox.store(
+                            NewDelivery(
+                                source: "github", project: "p", event: "issues", deliveryID: id, bodySHA256: id,
+                                headers: "{}", body: body, receivedAtMs: 1000))
+                        if case .success(.stored) = outcome { stored += 1 }
+                    }
+                    return stored
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        done.store(true, ordering: .relaxed)
+        #expect(try await reading.value == Int64(writers * each))
+        #expect(stored == writers * each)
+        // A WAL that never starts over holds everything written: 41 MB. One that starts over stays near the 1 MiB
+        // between copies, more when the reader's snapshot defers a start-over (13.5 MB seen on a loaded machine).
+        let walBytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        #expect(walBytes < 20 << 20, "WAL \(walBytes) bytes after 41 MB written")
     }
 }
 

@@ -16,25 +16,28 @@ enum BodyReader {
     }
 
     static func read(_ request: Request, limits: IngressConfig) async -> Result<[UInt8], Refusal> {
-        var closing = HTTPFields()
-        closing[.connection] = "close"
-        let tooLarge = Refusal(
-            response: JSONResponse.error(
-                .contentTooLarge, "body too large", "the limit is \(limits.maxBodyBytes) bytes", headers: closing),
-            outcome: "too_large")
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limits.maxBodyBytes {
-            return .failure(tooLarge)
+            return .failure(tooLarge(limits))
         }
         // The body's deadline is `RequestDeadlines`', on the channel: no timer task per request here.
         do {
             return .success(Array(try await request.body.collect(upTo: limits.maxBodyBytes).readableBytesView))
         } catch is NIOTooManyBytesError {
-            return .failure(tooLarge)
+            return .failure(tooLarge(limits))
         } catch {
             return .failure(
                 Refusal(
                     response: JSONResponse.error(.badRequest, "unreadable body", "\(error)", headers: closing),
                     outcome: "invalid"))
         }
+    }
+
+    private static var closing: HTTPFields { [.connection: "close"] }
+
+    private static func tooLarge(_ limits: IngressConfig) -> Refusal {
+        Refusal(
+            response: JSONResponse.error(
+                .contentTooLarge, "body too large", "the limit is \(limits.maxBodyBytes) bytes", headers: closing),
+            outcome: "too_large")
     }
 }
