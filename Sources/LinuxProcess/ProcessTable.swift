@@ -67,6 +67,18 @@ public enum ProcessTable {
         return result
     }
 
+    /// The processes whose environment (`/proc/PID/environ`, as it was at their exec) holds exactly `entry`
+    /// (`NAME=value`). Processes this one may not read (another user's) are not seen.
+    public static func processes(withEnvironmentEntry entry: String) -> [ProcessStat] {
+        let wanted = Array(entry.utf8)
+        return all().filter { process in
+            guard let environment = readSmallBytes("/proc/\(process.pid)/environ") else { return false }
+            return environment.split(separator: 0, omittingEmptySubsequences: true).contains {
+                $0.elementsEqual(wanted)
+            }
+        }
+    }
+
     /// The resident set size of a process in bytes, from `/proc/PID/statm`.
     public static func residentBytes(of pid: pid_t) -> Int? {
         guard let text = readSmallFile("/proc/\(pid)/statm") else { return nil }
@@ -76,6 +88,10 @@ public enum ProcessTable {
     }
 
     private static func readSmallFile(_ path: String) -> String? {
+        readSmallBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static func readSmallBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -87,7 +103,7 @@ public enum ProcessTable {
             guard count > 0 else { break }
             bytes.append(contentsOf: buffer[..<count])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 }
 

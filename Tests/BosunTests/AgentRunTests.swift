@@ -184,7 +184,7 @@ struct AgentRuns {
         #expect(reason.contains("no-such-brief.md") && reason.contains("No such file"))
     }
 
-    @Test("the brief file is the agent's stdin; the environment is exactly the spec's")
+    @Test("the brief file is the agent's stdin; the environment is exactly the spec's and the run's marker")
     func stdinAndEnvironment() async throws {
         let brief = try directory.write("brief.md", "untrusted issue text; rm -rf /\n")
         let catSpec = spec("stdin", ["cat"], stdin: brief)
@@ -194,7 +194,7 @@ struct AgentRuns {
         let envSpec = spec("env", ["env"], environment: ["PATH": "/usr/bin:/bin", "MARK": "a b=c"])
         _ = try await runToEnd(envSpec)
         let lines = Set(try String(contentsOfFile: envSpec.logPath, encoding: .utf8).split(separator: "\n"))
-        #expect(lines == ["MARK=a b=c", "PATH=/usr/bin:/bin"])
+        #expect(lines == ["MARK=a b=c", "PATH=/usr/bin:/bin", "BOSUN_RUN_DIR=\(envSpec.runDirectory)"])
     }
 
     @Test("SIGTERM to the shim (cancel) reaches the agent's group; the run is reported cancelled")
@@ -364,6 +364,26 @@ struct AgentRuns {
         #expect(reason.contains("was killed"))
         try await eventually("the agent died") { agent.liveness != .running }
         #expect(ProcessTable.stat(of: handle.shim.pid) == nil, "the probe reaped our dead shim")
+    }
+
+    @Test("a shim killed with SIGKILL: the grandchild that left the agent's session (setsid) is killed too")
+    func lostShimStrays() async throws {
+        let pids = directory.file("strays.pids")
+        // The agent leaves a sleeper in its session and one out of it, then keeps running.
+        let spec = spec(
+            "strays", ["sh", "-c", "\"$0\" \"$1\" && exec sleep 30", "\(Self.agents)/double-fork.sh", pids])
+        let handle = try RunLauncher(shimPath: Self.shim).launch(spec)
+        try await eventually("both sleepers started") { ((try? readPIDs(pids)) ?? []).count == 2 }
+        let sleepers = try readPIDs(pids).compactMap { ProcessIdentity.of($0) }
+        #expect(sleepers.count == 2)
+        kill(handle.shim.pid, SIGKILL)
+        try await eventually("the shim died") { handle.shim.liveness != .running }
+        let state = RunProbe.probe(runDirectory: spec.runDirectory, shim: handle.shim)
+        guard case .lost(let reason) = state else { throw TestFailure("\(state)") }
+        #expect(reason.contains("outside its session were killed"), "\(reason)")
+        for sleeper in sleepers {
+            try await eventually("sleeper \(sleeper.pid) died") { sleeper.liveness != .running }
+        }
     }
 
     @Test("the launcher refuses a run directory that holds another run, and a spec it cannot run")

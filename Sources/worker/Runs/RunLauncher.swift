@@ -21,6 +21,9 @@ public struct RunLauncher: Sendable {
         self.readyTimeout = readyTimeout
     }
 
+    /// The environment variable naming the run directory in the shim's and every run process's environment.
+    public static let runMarker = "BOSUN_RUN_DIR"
+
     /// `bosun-shim` in the directory of `/proc/self/exe`.
     public static var defaultShimPath: String {
         let executable = CurrentProcess.executablePath
@@ -52,8 +55,12 @@ public struct RunLauncher: Sendable {
             throw RunError(.spawn, "cannot prepare descriptors for run \(spec.runID)", cause: error)
         }
         defer { close(ready.read) }
+        // Every process of the run inherits the marker, including one that leaves the agent's session: what a
+        // killed shim can no longer clean up is found by it (`RunProbe.settle`).
+        var environment = spec.environment
+        environment[RunLauncher.runMarker] = spec.runDirectory
         var request = SpawnRequest(
-            executable: shimPath, arguments: arguments, environment: spec.environment,
+            executable: shimPath, arguments: arguments, environment: environment,
             fileDescriptors: [(devNull, 0), (devNull, 1), (devNull, 2), (ready.write, 3)])
         request.argv0 = "bosun-shim"
         request.newSession = true

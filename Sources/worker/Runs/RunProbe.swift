@@ -1,5 +1,9 @@
 import LinuxProcess
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where a run stands, judged from its run directory and the shim's identity.
 public enum RunState: Equatable, Sendable {
     /// The shim runs (same pid and start time): watch it, and its exit will come.
@@ -55,6 +59,17 @@ public enum RunProbe {
         guard let agent = record?.agent else { return neverLaunched ? .notStarted : .lost(reason: lostReason) }
         let alive = agent.liveness == .running
         agent.killSession()
-        return .lost(reason: alive ? "\(lostReason); its agent \(agent.pid) was killed" : lostReason)
+        let strays = killMarkedProcesses(runDirectory: runDirectory)
+        var reason = alive ? "\(lostReason); its agent \(agent.pid) was killed" : lostReason
+        if strays > 0 { reason += "; \(strays) process(es) it left outside its session were killed" }
+        return .lost(reason: reason)
+    }
+
+    /// SIGKILLs every process that carries this run's marker (`RunLauncher.runMarker`) and is not this process: what
+    /// left the agent's session (`setsid`) and lost the shim that would have killed it. A process that replaced its
+    /// environment before its exec is not found. Returns how many were signalled.
+    static func killMarkedProcesses(runDirectory: String) -> Int {
+        let marked = ProcessTable.processes(withEnvironmentEntry: "\(RunLauncher.runMarker)=\(runDirectory)")
+        return marked.filter { $0.pid != getpid() && !$0.isZombie && kill($0.pid, SIGKILL) == 0 }.count
     }
 }
