@@ -273,6 +273,15 @@ struct IntakeTests {
                 == "{\"user-agent\":\"GitHub-Hookshot/x\",\"x-github-delivery\":\"72d3162e\",\"x-github-event\":\"issues\"}"
         )
         #expect(delivery.bodyDedupeWindowMs == nil)
+        // A repeated header keeps all its values, as HTTP combines them; names in any case; no signature.
+        var repeated = HTTPFields()
+        repeated.append(HTTPField(name: HTTPField.Name("X-GitHub-Hook-ID")!, value: "1"))
+        repeated.append(HTTPField(name: HTTPField.Name("x-github-hook-id")!, value: "2"))
+        repeated.append(HTTPField(name: .contentType, value: "application/json"))
+        repeated.append(HTTPField(name: HTTPField.Name("X-Hub-Signature-256")!, value: "sha256=00"))
+        #expect(
+            WebhookIntake.keptHeaders(.github, repeated)
+                == "{\"content-type\":\"application/json\",\"x-github-hook-id\":\"1, 2\"}")
     }
 
     @Test("Plane: a payload for an unmapped Plane project is ignored; the event id and the body window dedupe retries")

@@ -1,6 +1,7 @@
-import Forge
 import Foundation
 import Testing
+
+@testable import Forge
 
 @Suite("Normalizer")
 struct NormalizerTests {
@@ -14,6 +15,32 @@ struct NormalizerTests {
             let expected = try #require(Expected.events[fixture.path], "no expectation for \(fixture.path)")
             let event = try normalize(fixture)
             #expect(event == expected, "\(fixture.path)")
+        }
+    }
+
+    @Test(
+        "strings are scanned eight bytes at a time: each special byte, at each offset, parses as Foundation parses it")
+    func parserStrings() throws {
+        let specials: [UInt8] = Array(0...0x21) + [0x22, 0x5C, 0x7F, 0xC3]
+        for length in 0..<20 {
+            for offset in 0..<max(length, 1) {
+                for byte in specials {
+                    var text = Array(repeating: UInt8(ascii: "a"), count: length)
+                    if length > 0 {
+                        text[offset] = byte
+                        if byte == 0xC3 { text.insert(0xA9, at: offset + 1) }  // é
+                    }
+                    // "k" is built, "s" only checked (the way `repository` is).
+                    let json =
+                        Array("{\"k\":\"".utf8) + text + Array("\",\"s\":\"".utf8) + text + Array("\"}".utf8)
+                    let foundation = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any]
+                    let ours = try? JSONValue.parseObject(json, skipping: ["s"])
+                    #expect((ours == nil) == (foundation == nil), "\(json)")
+                    if let ours, let foundation {
+                        #expect(try ours.optionalString("k") == foundation["k"] as? String, "\(json)")
+                    }
+                }
+            }
         }
     }
 

@@ -105,16 +105,28 @@ enum WebhookIntake {
         ["error": error, "detail": detail]
     }
 
-    /// The headers worth keeping, as a JSON object with lowercase names.
+    /// The headers worth keeping, as a JSON object with lowercase names; a repeated header's values joined with
+    /// ", " as `HTTPFields` combines them. One pass over the request's fields.
     static func keptHeaders(_ forge: Forge, _ headers: HTTPFields) -> String {
+        let wanted = keptNames[forge] ?? []
         var kept: [String: String] = [:]
-        for name in forge.eventHeaders + forge.deliveryHeaders + forge.keptHeaders {
-            if let field = HTTPField.Name(name), let value = headers[field] {
-                kept[name.lowercased()] = value
+        for field in headers {
+            let name = field.name.canonicalName
+            guard wanted.contains(name) else { continue }
+            if let earlier = kept[name] {
+                kept[name] = earlier + ", " + field.value
+            } else {
+                kept[name] = field.value
             }
         }
         return JSONText.object(kept)
     }
+
+    /// Per forge, the lowercase names `keptHeaders` keeps: its event, delivery and kept headers.
+    private static let keptNames: [Forge: Set<String>] = Dictionary(
+        uniqueKeysWithValues: Forge.allCases.map { forge in
+            (forge, Set((forge.eventHeaders + forge.deliveryHeaders + forge.keptHeaders).map { $0.lowercased() }))
+        })
 }
 
 /// The few fields of a Plane webhook the intake reads (after the signature and JSON checks).
