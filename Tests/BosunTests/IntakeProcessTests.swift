@@ -311,6 +311,19 @@ extension ProcessLevel {
                 }
                 try await eventually(timeout: .seconds(5), "the trickling connection is closed") { early.isClosed }
                 #expect(ContinuousClock.now - started < .seconds(4))
+
+                // A keep-alive connection answered again and again for longer than the head deadline is never cut
+                // off (each answer moves its deadline); once it goes quiet in the middle of a head it is, on time.
+                let steady = HTTPTestClient(port: port)
+                for round in 0..<12 {
+                    if round > 0 { try await Task.sleep(for: .milliseconds(150)) }
+                    #expect(try steady.send("GET", "/healthz").status == 200)
+                }
+                try steady.writeRaw(Array("GET /healthz HTTP/1.1\r\n".utf8))
+                let quiet = ContinuousClock.now
+                #expect(throws: HTTPTestClient.Failure.self) { try steady.readRaw() }
+                let waited = ContinuousClock.now - quiet
+                #expect(waited >= .milliseconds(800) && waited < .seconds(3), "cut off after \(waited)")
             }
         }
 
