@@ -114,11 +114,12 @@ final class InboxWriter: Sendable {
     }
 
     private func checkpoint(_ uncopiedBytes: inout Int) {
+        // Counted as done even if it fails (busy: `bosun task` checkpointing the same file; a failing disk): the
+        // next groups try again, and an idle writer does not retry, and warn, every 50 ms.
+        uncopiedBytes = 0
         do {
             try database.checkpoint()
-            uncopiedBytes = 0
         } catch {
-            // Busy (a reader's snapshot, `bosun task` writing): the next pass tries again.
             logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
         }
     }
