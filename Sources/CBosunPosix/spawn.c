@@ -9,6 +9,8 @@
 #include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -44,10 +46,24 @@ static void close_from(int first) {
     }
 }
 
-/// Runs in the child between fork and exec: async-signal-safe calls only.
-static void child_setup_and_exec(const bosun_spawn_request *request, pid_t parent, int report) {
-    child_failure failure = {0, STAGE_EXEC};
+/// What the child needs, and where it reports a failed step: the child shares the parent's memory (CLONE_VM), so it
+/// writes `failure` in place, and the parent reads it once the child has exec'd or exited (CLONE_VFORK).
+typedef struct {
+    const bosun_spawn_request *request;
+    pid_t parent;
+    volatile child_failure failure;
+    volatile int failed;
+} child_arguments;
 
+/// Runs in the child between clone and exec, on its own stack but in the parent's memory: async-signal-safe calls
+/// only, no allocation, and no writes but to its own stack and to `arguments->failure`.
+static int child_setup_and_exec(void *opaque) {
+    child_arguments *arguments = opaque;
+    const bosun_spawn_request *request = arguments->request;
+    int stage = STAGE_EXEC;
+
+    // Signal dispositions are not shared with the parent (no CLONE_SIGHAND): reset them before unblocking, so that
+    // no handler of the parent's ever runs here, where it would write to the parent's memory.
     sigset_t empty;
     sigemptyset(&empty);
     struct sigaction defaults;
@@ -61,47 +77,44 @@ static void child_setup_and_exec(const bosun_spawn_request *request, pid_t paren
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
     if (request->new_session) {
-        if (setsid() < 0) { failure.stage = STAGE_SETSID; goto fail; }
+        if (setsid() < 0) { stage = STAGE_SETSID; goto fail; }
     } else if (request->new_process_group) {
-        if (setpgid(0, 0) < 0) { failure.stage = STAGE_SETPGID; goto fail; }
+        if (setpgid(0, 0) < 0) { stage = STAGE_SETPGID; goto fail; }
     }
     if (request->parent_death_signal > 0) {
         if (prctl(PR_SET_PDEATHSIG, request->parent_death_signal, 0, 0, 0) < 0) {
-            failure.stage = STAGE_PDEATHSIG; goto fail;
+            stage = STAGE_PDEATHSIG; goto fail;
         }
         // The parent may have died before prctl took effect.
-        if (getppid() != parent) { errno = ESRCH; failure.stage = STAGE_PARENT_GONE; goto fail; }
+        if (getppid() != arguments->parent) { errno = ESRCH; stage = STAGE_PARENT_GONE; goto fail; }
     }
 
-    // On Linux niceness is per thread and a fork copies the forking thread's, which libdispatch changes to match a
-    // thread's QoS: set it here, before exec, so that the new program and every thread it starts get the one asked.
+    // On Linux niceness is per thread and the child starts with the spawning thread's, which libdispatch changes to
+    // match a thread's QoS: set it here, before exec, so that the new program and every thread it starts get the one
+    // asked.
     if (getpriority(PRIO_PROCESS, 0) != request->niceness) {
-        if (setpriority(PRIO_PROCESS, 0, request->niceness) < 0) { failure.stage = STAGE_NICE; goto fail; }
+        if (setpriority(PRIO_PROCESS, 0, request->niceness) < 0) { stage = STAGE_NICE; goto fail; }
     }
 
     // Move every source above every target first, so that installing one mapping cannot clobber another's source.
-    int highest = report;
+    int highest = 2;
     for (int i = 0; i < request->fd_count; i++) {
         if (request->fds[i].source > highest) highest = request->fds[i].source;
         if (request->fds[i].target > highest) highest = request->fds[i].target;
     }
     int moved[BOSUN_MAX_FD_MAPPINGS];
-    if (request->fd_count > BOSUN_MAX_FD_MAPPINGS) { errno = EINVAL; failure.stage = STAGE_DUP; goto fail; }
+    if (request->fd_count > BOSUN_MAX_FD_MAPPINGS) { errno = EINVAL; stage = STAGE_DUP; goto fail; }
     for (int i = 0; i < request->fd_count; i++) {
         moved[i] = fcntl(request->fds[i].source, F_DUPFD_CLOEXEC, highest + 1);
-        if (moved[i] < 0) { failure.stage = STAGE_DUP; goto fail; }
+        if (moved[i] < 0) { stage = STAGE_DUP; goto fail; }
         highest = moved[i];
     }
-    // The report pipe also moves above everything, so that close_from can keep it until exec closes it.
-    int moved_report = fcntl(report, F_DUPFD_CLOEXEC, highest + 1);
-    if (moved_report < 0) { failure.stage = STAGE_DUP; goto fail; }
-    report = moved_report;
     int max_target = -1;
     for (int i = 0; i < request->fd_count; i++) {
-        if (dup2(moved[i], request->fds[i].target) < 0) { failure.stage = STAGE_DUP2; goto fail; }
+        if (dup2(moved[i], request->fds[i].target) < 0) { stage = STAGE_DUP2; goto fail; }
         if (request->fds[i].target > max_target) max_target = request->fds[i].target;
     }
-    // Close everything that is not a target, except the report pipe (close-on-exec).
+    // Close everything that is not a target (the descriptor table is the child's own: no CLONE_FILES).
     for (int fd = 0; fd <= max_target; fd++) {
         int wanted = 0;
         for (int i = 0; i < request->fd_count; i++) {
@@ -109,68 +122,63 @@ static void child_setup_and_exec(const bosun_spawn_request *request, pid_t paren
         }
         if (!wanted) close(fd);
     }
-    for (int fd = max_target + 1; fd < report; fd++) {
-        close(fd);
-    }
-    close_from(report + 1);
+    close_from(max_target + 1);
 
     if (request->working_directory != NULL && chdir(request->working_directory) < 0) {
-        failure.stage = STAGE_CHDIR; goto fail;
+        stage = STAGE_CHDIR; goto fail;
     }
     execve(request->path, request->argv, request->envp);
-    failure.stage = STAGE_EXEC;
+    stage = STAGE_EXEC;
 
 fail:
-    failure.error_number = errno;
-    ssize_t ignored = write(report, &failure, sizeof failure);
-    (void)ignored;
+    arguments->failure.error_number = errno;
+    arguments->failure.stage = stage;
+    arguments->failed = 1;
     _exit(127);
 }
 
+/// The child's stack: its setup needs a few KiB; execve's needs none of it.
+#define CHILD_STACK_SIZE (64 * 1024)
+
 int bosun_spawn(const bosun_spawn_request *request, pid_t *pid, int *error_number, const char **stage) {
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) < 0) {
+    // clone(CLONE_VM | CLONE_VFORK), as glibc's posix_spawn does, rather than fork: the parent's page tables are not
+    // copied (a fork of a worker with a large heap cost ~1 ms of its CPU, and the child as much again in page faults
+    // and in tearing the copy down at exec), and the spawning thread resumes once the child has exec'd or exited,
+    // which is when `failure` says what happened. errno in the child is the spawning thread's, which waits.
+    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
         *error_number = errno;
-        *stage = "pipe";
+        *stage = "mmap";
         return -1;
     }
-    pid_t parent = getpid();
-    // Block every signal across the fork: until the child has reset the dispositions, a signal sent to it would run
+    child_arguments arguments;
+    memset(&arguments, 0, sizeof arguments);
+    arguments.request = request;
+    arguments.parent = getpid();
+    // Block every signal across the clone: until the child has reset the dispositions, a signal sent to it would run
     // the parent's handlers (the supervisor's self-pipe) in the child. The child unblocks after resetting them.
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t child = fork();
-    if (child == 0) {
-        close(report[0]);
-        child_setup_and_exec(request, parent, report[1]);
-    }
-    int fork_errno = errno;
+    pid_t child = clone(child_setup_and_exec, (char *)stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                        &arguments);
+    int clone_errno = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    munmap(stack, CHILD_STACK_SIZE);
     if (child < 0) {
-        *error_number = fork_errno;
+        *error_number = clone_errno;
         *stage = "fork";
-        close(report[0]);
-        close(report[1]);
-        return -1;
-    }
-    close(report[1]);
-
-    child_failure failure;
-    ssize_t got;
-    do {
-        got = read(report[0], &failure, sizeof failure);
-    } while (got < 0 && errno == EINTR);
-    close(report[0]);
-    if (got == (ssize_t)sizeof failure) {
-        // The child has exited with 127; the caller's reaper collects it.
-        *error_number = failure.error_number;
-        *stage = (failure.stage >= 0 && failure.stage < (int)(sizeof stage_names / sizeof stage_names[0]))
-            ? stage_names[failure.stage] : "setup";
-        *pid = child;
         return -1;
     }
     *pid = child;
+    if (arguments.failed) {
+        // The child has exited with 127; the caller's reaper collects it.
+        int failed_stage = arguments.failure.stage;
+        *error_number = arguments.failure.error_number;
+        *stage = (failed_stage >= 0 && failed_stage < (int)(sizeof stage_names / sizeof stage_names[0]))
+            ? stage_names[failed_stage] : "setup";
+        return -1;
+    }
     return 0;
 }
 

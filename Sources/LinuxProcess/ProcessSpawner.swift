@@ -51,7 +51,7 @@ public enum ProcessNiceness {
     }
 }
 
-/// fork/exec through a C shim, because a Swift process must not run Swift code between fork and exec.
+/// clone/exec through a C shim (`bosun_spawn`), because a Swift process must not run Swift code between them.
 public enum ProcessSpawner {
     /// Starts the child and returns its pid. If a setup step or `execve` fails, throws after the child has exited:
     /// the caller's reaper still has to collect that pid, which `LinuxProcessError` does not carry.

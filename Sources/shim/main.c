@@ -295,9 +295,74 @@ fail:
     _exit(127);
 }
 
-/// Sends `signal_number` to every process of the agent's group and session, and to every child of the shim.
-static void signal_everything(const run_state *run, int signal_number, int children_too) {
+/// The most children read from one process's children files in one pass; more are found in the next pass.
+#define MAX_CHILDREN 256
+/// The deepest chain of descendants followed in one pass; deeper ones become the shim's children (it is their
+/// subreaper) once their ancestors are killed, and are found in a later pass.
+#define MAX_DEPTH 64
+
+/// Reads the children of every thread of `pid` (/proc/PID/task/TID/children) into `out`. Returns their number, or
+/// -1 if the process has no task directory (it is gone, or the kernel has no children files).
+static int read_children(pid_t pid, pid_t *out, int capacity) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *tasks = opendir(path);
+    if (tasks == NULL) return -1;
+    int count = 0;
+    int readable = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL && count < capacity) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        char children_path[96];
+        snprintf(children_path, sizeof children_path, "/proc/%d/task/%s/children", (int)pid, entry->d_name);
+        int fd = open(children_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        readable = 1;
+        char text[4096];
+        ssize_t got;
+        do {
+            got = read(fd, text, sizeof text - 1);
+        } while (got < 0 && errno == EINTR);
+        close(fd);
+        if (got <= 0) continue;
+        text[got] = 0;
+        char *save = NULL;
+        for (char *token = strtok_r(text, " \n", &save); token != NULL && count < capacity;
+             token = strtok_r(NULL, " \n", &save)) {
+            long child = strtol(token, NULL, 10);
+            if (child > 0) out[count++] = (pid_t)child;
+        }
+    }
+    closedir(tasks);
+    return readable ? count : -1;
+}
+
+/// Sends `signal_number` to every descendant of `pid`, the deepest first: each process's children are read before it
+/// is signalled, so that a killed parent's children are still found where they were.
+static void signal_descendants(pid_t pid, int signal_number, int depth) {
+    pid_t children[MAX_CHILDREN];
+    int count = read_children(pid, children, MAX_CHILDREN);
+    for (int i = 0; i < count; i++) {
+        if (depth < MAX_DEPTH) signal_descendants(children[i], signal_number, depth + 1);
+        kill(children[i], signal_number);
+    }
+}
+
+/// Sends `signal_number` to every process of the agent's group and session, and to every descendant of the shim.
+/// Every descendant stays in the shim's tree (it is their subreaper), so the tree holds the agent's session too, and
+/// walking it costs a few files per live process where scanning all of /proc cost ~2 ms per run. A kernel without
+/// children files (CONFIG_PROC_CHILDREN) gets the scan.
+static void signal_everything(const run_state *run, int signal_number) {
     if (run->agent > 0) kill(-run->agent, signal_number);
+    pid_t children[MAX_CHILDREN];
+    int count = read_children(run->shim_pid, children, MAX_CHILDREN);
+    if (count >= 0) {
+        for (int i = 0; i < count; i++) {
+            signal_descendants(children[i], signal_number, 1);
+            kill(children[i], signal_number);
+        }
+        return;
+    }
     DIR *proc = opendir("/proc");
     if (proc == NULL) return;
     struct dirent *entry;
@@ -308,22 +373,40 @@ static void signal_everything(const run_state *run, int signal_number, int child
         proc_stat stat;
         if (read_proc_stat((pid_t)pid, &stat) < 0) continue;
         int in_session = run->agent > 0 && (stat.session == run->agent || stat.group == run->agent);
-        int child = children_too && stat.parent == run->shim_pid;
-        if (in_session || child) kill((pid_t)pid, signal_number);
+        if (in_session || stat.parent == run->shim_pid) kill((pid_t)pid, signal_number);
     }
     closedir(proc);
 }
 
 /// Kills every remaining descendant and reaps every child until none is left. Killed processes cannot fork, and an
 /// orphan of a killed process is re-parented to the shim (the subreaper) before its parent's exit is reported, so
-/// each pass after a reap sees it.
-static void kill_and_reap_all(const run_state *run) {
+/// each pass after a reap sees it. A pass that reaps nothing waits for the next SIGCHLD (on `signals`) for at most
+/// 50 ms before it looks again, so that a child missed by a pass cannot keep the shim waiting for ever.
+static void kill_and_reap_all(const run_state *run, int signals) {
     while (1) {
-        signal_everything(run, SIGKILL, 1);
-        int status;
-        pid_t reaped = waitpid(-1, &status, 0);
-        if (reaped < 0 && errno == EINTR) continue;
-        if (reaped < 0) return;  // ECHILD: nothing is left
+        signal_everything(run, SIGKILL);
+        int reaped_any = 0;
+        while (1) {
+            pid_t reaped = waitpid(-1, NULL, WNOHANG);
+            if (reaped > 0) {
+                reaped_any = 1;
+                continue;
+            }
+            if (reaped < 0 && errno == EINTR) continue;
+            if (reaped < 0) return;  // ECHILD: nothing is left
+            break;
+        }
+        if (reaped_any) continue;
+        if (signals < 0) {
+            usleep(5000);
+            continue;
+        }
+        struct pollfd ready = {signals, POLLIN, 0};
+        if (poll(&ready, 1, 50) > 0) {
+            struct signalfd_siginfo info;
+            ssize_t ignored = read(signals, &info, sizeof info);
+            (void)ignored;
+        }
     }
 }
 
@@ -410,7 +493,7 @@ int main(int argc, char **argv) {
         snprintf(reason, sizeof reason, "cannot write %s/agent.pid: %s", o.run_dir, strerror(errno));
         close(go[1]);
         int written = write_status(&run, "setup_failed", 127, 0, reason);
-        kill_and_reap_all(&run);
+        kill_and_reap_all(&run, signals);
         return written == 0 ? 0 : EXIT_NO_STATUS;
     }
     char go_byte = 1;
@@ -507,6 +590,6 @@ int main(int argc, char **argv) {
     } else {
         written = write_status(&run, "signaled", 128 + agent_end.si_status, agent_end.si_status, NULL);
     }
-    kill_and_reap_all(&run);
+    kill_and_reap_all(&run, signals);
     return written == 0 ? 0 : EXIT_NO_STATUS;
 }

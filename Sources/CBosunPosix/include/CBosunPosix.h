@@ -27,7 +27,8 @@ typedef struct {
     int niceness;                   ///< the child's nice value (-20 to 19), set before exec
 } bosun_spawn_request;
 
-/// fork + exec with the child's setup done between them using async-signal-safe calls only.
+/// Starts a child (clone with CLONE_VM | CLONE_VFORK, as posix_spawn does) and execs in it, with the child's setup
+/// done between them using async-signal-safe calls only. The calling thread waits until the child has exec'd.
 /// Returns 0 and sets *pid on success. On failure returns -1 and sets *error_number; `*stage` names the step
 /// that failed ("fork", "exec", "dup2", ...), so the caller can say what went wrong.
 /// The child starts with an empty signal mask and every signal at its default disposition.
