@@ -272,9 +272,9 @@ final class WorktreeManager: Sendable {
             try await git.check(["worktree", "add", "--quiet", "--detach", path, commit], at: .repository(repository))
             return
         }
-        func write(_ file: String, _ text: String) -> Bool {
-            FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
-        }
+        // Each file through a lock file and a rename, as git writes them, and not fsynced: FileManager.createFile
+        // fsyncs each one, five per worktree; a record cut short by a crash stays `locked` and is cleared as abandoned.
+        func write(_ file: String, _ text: String) -> Bool { RefFiles.replace(file, with: text) }
         do throws(WorktreeError) {
             // HEAD first, naming a commit that exists: other git processes read every worktree's HEAD, and a test's
             // `git fetch` once failed with `bad object worktrees/<id>/HEAD` while `git worktree add` (whose first HEAD
