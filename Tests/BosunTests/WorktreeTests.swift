@@ -644,6 +644,51 @@ struct WorktreeTests {
         }
     }
 
+    @Test("locks left by a killed git or worker are taken over once a minute old; a fresh lock is left alone")
+    func staleLocks() async throws {
+        let fixture = try await GitFixture()
+        let repository = try await fixture.manager.ensureClone(fixture.project)
+        let old = Date(timeIntervalSinceNow: -(RefFiles.staleLockAge + 30))
+        func lock(_ path: String, modified: Date) throws {
+            try "".write(toFile: path, atomically: false, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: path)
+        }
+
+        // A new branch whose ref lock a dead worker left: created anyway.
+        let fresh = try BranchName(issue: "70", title: "new after a crash")
+        try FileManager.default.createDirectory(
+            atPath: repository + "/refs/heads/bosun", withIntermediateDirectories: true)
+        try lock(repository + "/" + fresh.localRef + ".lock", modified: old)
+        let prepared = try await fixture.manager.prepareWorktree(fixture.project, branch: fresh)
+        #expect(try await shellFreeGit(["symbolic-ref", "HEAD"], in: prepared.path) == fresh.localRef)
+        #expect(!FileManager.default.fileExists(atPath: repository + "/" + fresh.localRef + ".lock"))
+
+        // A later stage of the same task, after a git killed in the middle of a commit and of a push.
+        let record = try await shellFreeGit(["rev-parse", "--absolute-git-dir"], in: prepared.path)
+        try lock(record + "/index.lock", modified: old)
+        try lock(repository + "/" + fresh.localRef + ".lock", modified: old)
+        try FileManager.default.createDirectory(
+            atPath: repository + "/refs/remotes/origin/bosun", withIntermediateDirectories: true)
+        try lock(repository + "/" + fresh.remoteRef + ".lock", modified: old)
+        let again = try await fixture.manager.prepareWorktree(fixture.project, branch: fresh)
+        #expect(again.reused)
+        try "work\n".write(toFile: again.path + "/work.txt", atomically: true, encoding: .utf8)
+        let committed = try await fixture.manager.commitAndPush(fixture.project, branch: fresh, message: "work")
+        #expect(committed.pushed)
+        #expect(try await fixture.originHas(fresh.localRef) == committed.head)
+
+        // A lock taken a moment ago may be a live git's: it stays, and the write that needs it fails.
+        try lock(record + "/index.lock", modified: Date())
+        _ = try await fixture.manager.prepareWorktree(fixture.project, branch: fresh)
+        #expect(FileManager.default.fileExists(atPath: record + "/index.lock"))
+        #expect(!RefFiles.replace(record + "/index", with: "x"))
+        try lock(record + "/HEAD.lock", modified: Date())
+        #expect(!RefFiles.replace(record + "/HEAD", with: "ref: \(fresh.localRef)\n"))
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: record + "/HEAD.lock")
+        #expect(RefFiles.replace(record + "/HEAD", with: "ref: \(fresh.localRef)\n"))
+        #expect(!FileManager.default.fileExists(atPath: record + "/HEAD.lock"))
+    }
+
     @Test("a worktree directory deleted by hand is made again (git's stale registration is pruned)")
     func deletedWorktreeIsRecreated() async throws {
         let fixture = try await GitFixture()

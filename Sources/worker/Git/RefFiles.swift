@@ -54,9 +54,13 @@ enum RefFiles {
 
     /// Writes `text` to `path` the way git updates its files: into an exclusive `<path>.lock` (a git process holding
     /// it makes this fail rather than wait or overwrite), then renamed over `path` once `precondition` holds.
+    /// A lock older than `staleLockAge` is taken over (see `removeIfStale`).
     static func replace(_ path: String, with text: String, if precondition: () -> Bool = { true }) -> Bool {
         let lock = path + ".lock"
-        let handle = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        var handle = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        if handle < 0, errno == EEXIST, removeIfStale(lock) {
+            handle = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        }
         guard handle >= 0 else { return false }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(handle, $0.baseAddress, $0.count) }
@@ -65,6 +69,22 @@ enum RefFiles {
             return false
         }
         return true
+    }
+
+    /// A lock file older than this was left by a process that died holding it (a worker, or a git process killed at
+    /// its timeout or with the worker): git holds a lock for the milliseconds of one update, and never removes
+    /// another process's lock, so a lock left behind blocks its file for good.
+    static let staleLockAge: Double = 60
+
+    /// Removes `lock` if it is a regular file last modified more than `staleLockAge` seconds before `now`. True if it
+    /// did.
+    @discardableResult
+    static func removeIfStale(_ lock: String, now: Double = Date().timeIntervalSince1970) -> Bool {
+        var info = stat()
+        guard lstat(lock, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+            now - Double(info.st_mtim.tv_sec) > staleLockAge
+        else { return false }
+        return unlink(lock) == 0
     }
 
     private enum Loose {

@@ -408,6 +408,7 @@ final class WorktreeManager: Sendable {
         let path = layout.worktree(project, branch)
         if FileManager.default.fileExists(atPath: path) {
             if try await isWorktree(path, of: repository, on: branch) {
+                Self.removeStaleLocks(worktree: path, branch: branch, repository: repository)
                 return PreparedWorktree(path: path, branch: branch, reused: true)
             }
             _ = try await quarantineLocked(path, project, branch, repository: repository, now: now)
@@ -660,6 +661,18 @@ final class WorktreeManager: Sendable {
             return
         }
         try await git.check(["checkout", "--quiet", "-B", branch.name], at: .worktree(worktree))
+    }
+
+    /// Removes the locks that a git process or a worker killed mid-update left on a task's files — in the worktree's
+    /// record (`index.lock`, `HEAD.lock`, …) and on the branch's local and remote-tracking refs — once they are
+    /// `RefFiles.staleLockAge` old; left there, each would fail every later commit, push or fetch of the task.
+    private static func removeStaleLocks(worktree: String, branch: BranchName, repository: String) {
+        var locks = [repository + "/" + branch.localRef + ".lock", repository + "/" + branch.remoteRef + ".lock"]
+        if let record = worktreeRecord(of: worktree, repository: repository) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: record)) ?? []
+            locks += names.filter { $0.hasSuffix(".lock") }.map { record + "/" + $0 }
+        }
+        for lock in locks { RefFiles.removeIfStale(lock) }
     }
 
     /// The absolute path of `worktree`'s record in `repository` (`worktrees/<id>`), if its `.git` file names one by
