@@ -81,6 +81,9 @@ struct IPCFrameTests {
         #expect(code("{\"v\":1,\"id\":1}") == .malformed)
         #expect(code("{\"v\":1,\"id\":1,\"kind\":\"shout\",\"type\":\"x\"}") == .malformed)
         #expect(code("{\"v\":2,\"id\":1,\"kind\":\"request\",\"type\":\"status\"}") == .unsupportedVersion)
+        // Another version may have changed the rest of the header: it is still named, not called malformed.
+        #expect(code("{\"v\":3,\"id\":\"a-string\",\"kind\":\"stream\"}") == .unsupportedVersion)
+        #expect(code("{\"v\":\"1\",\"id\":1,\"kind\":\"request\",\"type\":\"status\"}") == .malformed)
         let good = try IPCInbound(
             frame: ByteBuffer(
                 string: "{\"v\":1,\"id\":7,\"kind\":\"request\",\"type\":\"restart\",\"payload\":{\"name\":\"worker\"}}"
