@@ -76,19 +76,26 @@ typedef struct {
     unsigned long long start_ticks;
 } proc_stat;
 
+/// Reads up to `size - 1` bytes of the file at `path` into `buffer` and NUL-terminates them. Returns how many (0 if
+/// the read failed), or -1 if the file cannot be opened.
+static ssize_t read_text_file(const char *path, char *buffer, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t got;
+    do {
+        got = read(fd, buffer, size - 1);
+    } while (got < 0 && errno == EINTR);
+    close(fd);
+    if (got < 0) got = 0;
+    buffer[got] = 0;
+    return got;
+}
+
 static int read_proc_stat(pid_t pid, proc_stat *out) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
     char text[1024];
-    ssize_t got;
-    do {
-        got = read(fd, text, sizeof text - 1);
-    } while (got < 0 && errno == EINTR);
-    close(fd);
-    if (got <= 0) return -1;
-    text[got] = 0;
+    if (read_text_file(path, text, sizeof text) <= 0) return -1;
     // The command sits in parentheses and may contain anything, so count fields from the last ')'.
     char *close_paren = strrchr(text, ')');
     if (close_paren == NULL) return -1;
@@ -315,17 +322,11 @@ static int read_children(pid_t pid, pid_t *out, int capacity) {
         if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
         char children_path[96];
         snprintf(children_path, sizeof children_path, "/proc/%d/task/%s/children", (int)pid, entry->d_name);
-        int fd = open(children_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        readable = 1;
         char text[4096];
-        ssize_t got;
-        do {
-            got = read(fd, text, sizeof text - 1);
-        } while (got < 0 && errno == EINTR);
-        close(fd);
-        if (got <= 0) continue;
-        text[got] = 0;
+        ssize_t got = read_text_file(children_path, text, sizeof text);
+        if (got < 0) continue;
+        readable = 1;
+        if (got == 0) continue;
         char *save = NULL;
         for (char *token = strtok_r(text, " \n", &save); token != NULL && count < capacity;
              token = strtok_r(NULL, " \n", &save)) {
