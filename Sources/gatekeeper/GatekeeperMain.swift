@@ -80,8 +80,8 @@ struct GatekeeperService: Service {
         var wakeUnsent = false
         while !wakes.isFinished && !Task.isCancelled {
             do {
-                // The worker hears of new jobs as soon as the batch that enqueued them is committed, not after the
-                // rest of the drain (the passes that find nothing more are several reads: ~1 ms).
+                // The worker hears of new jobs as soon as the batch that enqueued them is committed, not once the
+                // inbox is empty, which under a steady stream of deliveries need not happen.
                 try await drain { wakeUnsent = !(await link.send(JobsWake())) }
             } catch {
                 logger.error("processing failed; will retry", metadata: ["error": "\(error)"])
