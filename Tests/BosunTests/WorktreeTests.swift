@@ -689,6 +689,26 @@ struct WorktreeTests {
         #expect(!FileManager.default.fileExists(atPath: record + "/HEAD.lock"))
     }
 
+    @Test("a fetch blocked by locks a killed fetch left is tried again once they are a minute old")
+    func staleFetchLocks() async throws {
+        let fixture = try await GitFixture()
+        let repository = try await fixture.manager.ensureClone(fixture.project)
+        try await fixture.pushToOriginMain(file: "new.txt", content: "new\n")
+        let locks = [repository + "/packed-refs.lock", repository + "/refs/remotes/origin/main.lock"]
+        for lock in locks { try "".write(toFile: lock, atomically: false, encoding: .utf8) }
+
+        // Fresh locks may be a live git's: the fetch fails and they stay.
+        await #expect(throws: WorktreeError.self) { try await fixture.restartedManager().ensureClone(fixture.project) }
+        #expect(locks.allSatisfy(exists))
+
+        let old = Date(timeIntervalSinceNow: -(RefFiles.staleLockAge + 30))
+        for lock in locks { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: lock) }
+        try await fixture.restartedManager().ensureClone(fixture.project)
+        #expect(!locks.contains(where: exists))
+        let fetched = try await shellFreeGit(["--git-dir=\(repository)", "rev-parse", "refs/remotes/origin/main"])
+        #expect(try await fixture.originHas("refs/heads/main") == fetched)
+    }
+
     @Test("a worktree directory deleted by hand is made again (git's stale registration is pruned)")
     func deletedWorktreeIsRecreated() async throws {
         let fixture = try await GitFixture()

@@ -323,10 +323,32 @@ final class WorktreeManager: Sendable {
         }
     }
 
+    /// A fetch that fails is tried once more if stale locks were removed (`removeStaleRepositoryLocks`): a git
+    /// killed mid-fetch — at its timeout, or with an earlier worker — leaves `packed-refs.lock` or a ref's lock, and
+    /// every later fetch of the project would fail on it. The sweep runs only after a failure, so a fetch that works
+    /// costs no walk of the refs.
     private func fetch(_ repository: String) async throws(WorktreeError) {
-        try await git.check(
-            ["fetch", "--quiet", "--prune", "--no-tags", "origin", "+refs/heads/*:refs/remotes/origin/*"],
-            at: .repository(repository), network: true)
+        let arguments = ["fetch", "--quiet", "--prune", "--no-tags", "origin", "+refs/heads/*:refs/remotes/origin/*"]
+        do {
+            try await git.check(arguments, at: .repository(repository), network: true)
+        } catch {
+            guard Self.removeStaleRepositoryLocks(repository) > 0 else { throw error }
+            try await git.check(arguments, at: .repository(repository), network: true)
+        }
+    }
+
+    /// Removes the repository's own stale locks (`RefFiles.removeIfStale`): the `*.lock` files at its top
+    /// (`packed-refs`, `config`, `shallow`, `HEAD`, …) and under `refs/`. Worktree records are swept per task
+    /// (`removeStaleLocks`). Returns how many it removed.
+    static func removeStaleRepositoryLocks(_ repository: String) -> Int {
+        let top = (try? FileManager.default.contentsOfDirectory(atPath: repository)) ?? []
+        var locks = top.filter { $0.hasSuffix(".lock") }.map { repository + "/" + $0 }
+        if let refs = FileManager.default.enumerator(atPath: repository + "/refs") {
+            for case let name as String in refs where name.hasSuffix(".lock") {
+                locks.append(repository + "/refs/" + name)
+            }
+        }
+        return locks.filter { RefFiles.removeIfStale($0) }.count
     }
 
     // MARK: Worktrees
