@@ -2,7 +2,7 @@
 # Installs what building and testing Bosun needs on Debian 12, if it is missing. Idempotent; quiet when all is there.
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config python3 curl openssl wrk systemd procps chromium)
+packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libsystemd-dev pkg-config python3 curl openssl wrk systemd procps chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,0 +1,148 @@
+"""Ceiling: what this machine allows the intake benchmark at best, whatever the server. Two C programs
+(bench/ceiling/, built with cc at the start of each run):
+
+- server.c, an epoll loop on one thread that reads each request whole and answers 202, verifying, parsing and
+  storing nothing, under exactly the intake benchmark's wrk (2 threads, 64 connections, post.lua, the 13.5 KB
+  signed GitHub `issues` body): requests/s, p50/p99, and the CPU per request of wrk itself and of the server;
+- work.c, the work each verified delivery needs, without HTTP: HMAC-SHA256 and SHA-256 of the body (OpenSSL), then
+  the row inserted into a WAL SQLite database with synchronous=FULL, 64 rows per commit: CPU per delivery.
+
+Their sum is a floor on the CPU one stored delivery costs on this machine under this benchmark (it leaves out JSON
+validation, the HTTP parsing beyond the head, and applying the delivery), and the machine's cores divided by it
+bound the deliveries per second any implementation could store here with wrk running beside it."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from benchmarks.intake import PAYLOAD, SECRET, signature
+
+NAME = "ceiling"
+DESCRIPTION = "what any server could do here: an empty C server under the intake load, and the storage work in C"
+ORDER = 12
+CONNECTIONS = 64
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = os.path.join(HERE, "../ceiling")
+
+
+def sizes(ctx):
+    return {"duration_s": 2 if ctx.quick else 10, "deliveries": 2000 if ctx.quick else 20000}
+
+
+def describe(ctx):
+    s = sizes(ctx)
+    return (f"wrk -t2 -c{CONNECTIONS} -d{s['duration_s']}s -s bench/benchmarks/post.lua against bench/ceiling/server.c; "
+            f"bench/ceiling/work.c storing {s['deliveries']:,} deliveries")
+
+
+def compiler():
+    for name in ("cc", "gcc", "clang"):
+        if shutil.which(name):
+            return name
+    raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
+
+
+def build(scratch):
+    server, work = os.path.join(scratch, "server"), os.path.join(scratch, "work")
+    subprocess.run([compiler(), "-O2", "-o", server, os.path.join(SOURCES, "server.c")], check=True)
+    subprocess.run([compiler(), "-O2", "-o", work, os.path.join(SOURCES, "work.c"), "-lcrypto", "-lsqlite3"],
+                   check=True)
+    return server, work
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"the ceiling server did not listen on {port}")
+
+
+def cpu_of(pid):
+    """User + system seconds of a live process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port, duration_s, body):
+    """wrk as the intake benchmark runs it; returns its RESULT fields and its own CPU seconds (from wait4)."""
+    env = dict(os.environ, BODY_FILE=PAYLOAD, SIGNATURE=signature(body))
+    process = subprocess.Popen(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration_s}s", "--timeout", "10s", "-s",
+                                os.path.join(HERE, "post.lua"), f"http://127.0.0.1:{port}/webhooks/github/demo"],
+                               env=env, stdout=subprocess.PIPE, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or "RESULT" not in output:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {output}")
+    fields = dict(item.split("=") for item in output.split("RESULT", 1)[1].split())
+    return {key: float(value) for key, value in fields.items()}, usage.ru_utime + usage.ru_stime
+
+
+def once(ctx, index):
+    s = sizes(ctx)
+    scratch = ctx.scratch()
+    server_program, work_program = build(scratch)
+    body = open(PAYLOAD, "rb").read()
+    results = {}
+
+    port = free_port()
+    server = subprocess.Popen([server_program, str(port)])
+    try:
+        wait_listening(port)
+        before = cpu_of(server.pid)
+        result, wrk_cpu = run_wrk(port, s["duration_s"], body)
+        server_cpu = cpu_of(server.pid) - before
+    finally:
+        server.kill()
+        server.wait()
+    answered = result["accepted"]
+    errors = sum(result[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout"))
+    ctx.check(f"ceiling run {index + 1}: every request answered 202, no errors",
+              answered > 0 and result["other"] == 0 and errors == 0,
+              f"{answered:.0f} answered 202, {result['other']:.0f} other, {errors:.0f} errors")
+    results["http.rps"] = answered / result["duration_s"]
+    results["http.p50"] = result["p50_ms"]
+    results["http.p99"] = result["p99_ms"]
+    results["http.wrk_us"] = wrk_cpu / max(1, answered) * 1e6
+    results["http.server_us"] = server_cpu / max(1, answered) * 1e6
+
+    for mode in ("hash", "store"):
+        database = os.path.join(scratch, f"inbox-{mode}.sqlite")
+        output = subprocess.run([work_program, PAYLOAD, database, str(s["deliveries"]), mode], capture_output=True,
+                                text=True, check=True).stdout
+        fields = dict(item.split("=") for item in output.split()[1:])
+        results[f"work.{mode}_us"] = float(fields["cpu_us"])
+    stored = subprocess.run(["sqlite3", os.path.join(scratch, "inbox-store.sqlite"),
+                             "SELECT COUNT(*) FROM deliveries"], capture_output=True, text=True).stdout.strip()
+    ctx.check(f"ceiling run {index + 1}: the storage half stored every delivery", stored == str(s["deliveries"]),
+              f"{stored} rows of {s['deliveries']}")
+
+    floor = results["http.wrk_us"] + results["http.server_us"] + results["work.hash_us"] + results["work.store_us"]
+    results["floor_us"] = floor
+    results["floor_rps"] = len(os.sched_getaffinity(0)) * 1e6 / floor
+    return results
+
+
+def metrics(ctx):
+    return [("http.rps", f"empty C server, {CONNECTIONS} conns: requests/s", "req/s", "higher"),
+            ("http.p50", f"empty C server, {CONNECTIONS} conns: p50 latency", "ms", "lower"),
+            ("http.p99", f"empty C server, {CONNECTIONS} conns: p99 latency", "ms", "lower"),
+            ("http.wrk_us", "wrk's own CPU per request", "µs", "lower"),
+            ("http.server_us", "empty C server's CPU per request (loopback TCP, reading, answering)", "µs", "lower"),
+            ("work.hash_us", "HMAC-SHA256 + SHA-256 of the body, in C (OpenSSL)", "µs", "lower"),
+            ("work.store_us", "the row stored in C (SQLite WAL, synchronous=FULL, 64 per commit)", "µs", "lower"),
+            ("floor_us", "floor: CPU per stored delivery, wrk included (sum of the four above)", "µs", "lower"),
+            ("floor_rps", "deliveries/s the floor allows with every core busy", "req/s", "higher")]
