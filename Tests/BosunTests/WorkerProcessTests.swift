@@ -84,6 +84,31 @@ extension ProcessLevel {
             }
         }
 
+        @Test("a brief an earlier agent replaced with a symlink is replaced for the next stage, not written through")
+        func briefSymlink() async throws {
+            let scratch = TemporaryDirectory("bosun-origin")
+            let origin = try await makeOrigin(in: scratch)
+            let target = try scratch.write("outside.txt", "the worker must not write here\n")
+            try await withBosun(
+                extraConfig: workerConfig(origin: origin), environment: ["BOSUN_TEST_MODE": "link-brief:\(target)"]
+            ) { bosun in
+                let id = try #require(try await createTasks(bosun, count: 1).first)
+                let database = try Database(path: bosun.directory.file("state/bosun.db"))
+                try await eventually(timeout: .seconds(60), "the analysis waiting for approval") {
+                    try database.read { try $0.task(id: id) }?.waitingOn == "approval"
+                }
+                let approved = try await bosun.cli(["task", "comment", String(id), ":approved:", "--author", "alice"])
+                #expect(approved.status == .exited(code: 0), "\(approved.output)")
+                try await eventually(timeout: .seconds(60), "the next stage's run ended") {
+                    try database.read { try $0.runs(taskID: id) }.filter { $0.state == "exited" }.count >= 2
+                }
+                #expect(try String(contentsOfFile: target, encoding: .utf8) == "the worker must not write here\n")
+                // Each agent found its own brief as a regular file.
+                let seen = try String(contentsOfFile: target + ".seen", encoding: .utf8)
+                #expect(seen.split(separator: "\n").prefix(2) == ["regular", "regular"], "\(seen)")
+            }
+        }
+
         @Test("a worker stopped past its lease: another worker takes its run over; resumed, it cannot touch it")
         func stalledWorker() async throws {
             let scratch = TemporaryDirectory("bosun-origin")

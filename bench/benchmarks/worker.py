@@ -1,8 +1,9 @@
 """Worker: on a local-tracker project with a real git origin and scripted agents,
 1. throughput: N tasks whose agent exits at once; claimed-and-completed jobs per second, first claim to last finish
    (each job includes its worktree preparation and the commit/push check after the run);
-2. latency: one task at a time; from the job row's created_at to the agent's exec (the agent stamps the time first
-   thing: a shell's `date` starts in ~2 ms, a Python agent would add ~25 ms), p50 and p99.
+2. latency: one task at a time (the next requested once the job before has finished); from the job row's created_at
+   to the agent's exec (the agent stamps the time first thing: a shell's `date` starts in ~2 ms, a Python agent would
+   add ~25 ms), p50 and p99.
 
 The helpers (an origin repository, the config, tasks written into the inbox) are shared with the agents and exec
 benchmarks."""
@@ -97,20 +98,28 @@ def throughput(ctx, count):
 
 
 def latency(ctx, count):
+    """The agent appends its exec time to a file outside the worktree (one written inside would be committed and
+    pushed after each run), and each task is requested once the previous job has finished, so that no sample
+    overlaps the work of the job before it."""
     scratch = ctx.scratch()
-    config = write_config(ctx, scratch, ["/bin/sh", "-c", "date +%s%3N > .bosun-exec"], 4)
+    stamps = os.path.join(scratch, "exec-stamps")
+    config = write_config(ctx, scratch, ["/bin/sh", "-c", f"date +%s%3N >> {stamps}"], 4)
     db_path = os.path.join(scratch, "state/bosun.db")
     process, _ = start(ctx.bin, config, scratch, "latency")
     samples = []
     try:
         for i in range(count):
             request_tasks(scratch, 1, f"latency{i}")
-            wait_for(lambda: query(db_path, "SELECT COUNT(*) FROM runs WHERE state = 'exited'")[0][0] >= i + 1, 120,
-                     "the run", interval=0.01)
-            job_created, branch = query(db_path, """SELECT j.created_at_ms, t.branch FROM jobs j JOIN tasks t
-                                                     ON t.id = j.task_id ORDER BY j.id DESC LIMIT 1""")[0]
-            with open(os.path.join(scratch, "state/worktrees/bench", branch.split("/")[-1], ".bosun-exec")) as f:
-                samples.append(int(f.read()) - job_created)
+            wait_for(lambda: query(db_path, "SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'")[0][0] >= i + 1,
+                     120, "the job", interval=0.01)
+            job_created = query(db_path, "SELECT created_at_ms FROM jobs ORDER BY id DESC LIMIT 1")[0][0]
+            with open(stamps) as f:
+                executed = [int(line) for line in f.read().split()]
+            if len(executed) != i + 1:
+                break
+            samples.append(executed[-1] - job_created)
+        ctx.check("worker latency: each job's agent ran once", len(samples) == count,
+                  f"{len(executed)} execs after {len(samples) + 1} jobs")
     finally:
         stop_and_clean(ctx.bin, config, process, scratch)
     return samples

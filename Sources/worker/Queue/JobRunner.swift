@@ -283,7 +283,12 @@ final class JobRunner: Sendable {
                 let briefDirectory = prepared.path + "/.bosun"
                 try FileManager.default.createDirectory(atPath: briefDirectory, withIntermediateDirectories: true)
                 let briefPath = briefDirectory + "/brief.md"
-                try Data((spec.brief?.render() ?? "").utf8).write(to: URL(fileURLWithPath: briefPath))
+                // Not fsynced (`Data.write` was, on the way to every agent's exec): a brief lost with the page cache
+                // is written again by the job's next attempt. Written through a lock and a rename, so a symlink an
+                // earlier agent left at its path is replaced, not followed.
+                guard RefFiles.replace(briefPath, with: spec.brief?.render() ?? "") else {
+                    throw RunError(.brief, "cannot write the brief \(briefPath)", cause: SystemError(errno))
+                }
                 let command = AgentCommand.build(
                     agent: agent, project: project, spec: spec, briefPath: briefPath, worktree: prepared.path,
                     runID: runID, taskID: job.taskID, inherited: ProcessInfo.processInfo.environment)

@@ -9,6 +9,8 @@ public struct RunError: Error, CustomStringConvertible, Sendable {
         public static let invalidSpec = Code(name: "invalid_spec")
         /// The run directory cannot be made, or already holds another run's files.
         public static let runDirectory = Code(name: "run_directory")
+        /// The task brief cannot be written into the worktree.
+        public static let brief = Code(name: "brief")
         /// The shim could not be started.
         public static let spawn = Code(name: "spawn")
         /// `agent.pid` or `exit.status` exists but cannot be read or parsed.

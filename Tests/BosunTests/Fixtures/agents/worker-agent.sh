@@ -4,6 +4,8 @@
 #   hang         ignores SIGTERM and never ends (the timeout must kill its group)
 #   rate-limit   reports a rejected rate limit in Claude Code's stream-json and exits 1
 #   chatty-N     prints "line 1" … "line N", one every 0.2 s, then succeeds like sleep-N
+#   link-brief:F appends to F.seen whether its brief is a regular file or a symlink, then leaves a symlink to F in
+#                the brief's place (as a hostile agent would, for the next stage's brief) and succeeds
 mkdir -p .bosun
 case "$BOSUN_TEST_MODE" in
 sleep-*)
@@ -19,6 +21,13 @@ chatty-*)
         sleep 0.2
         i=$((i + 1))
     done
+    echo "analysis" > .bosun/analysis.md
+    echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1,"output_tokens":1}}'
+    ;;
+link-brief:*)
+    target=${BOSUN_TEST_MODE#link-brief:}
+    if [ -L .bosun/brief.md ]; then echo link >> "$target.seen"; elif [ -f .bosun/brief.md ]; then echo regular >> "$target.seen"; else echo missing >> "$target.seen"; fi
+    ln -sf "$target" .bosun/brief.md
     echo "analysis" > .bosun/analysis.md
     echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1,"output_tokens":1}}'
     ;;
