@@ -3,12 +3,16 @@
    (each job includes its worktree preparation and the commit/push check after the run);
 2. latency: one task at a time (the next requested once the job before has finished); from the job row's created_at
    to the agent's exec (the agent stamps the time first thing: a shell's `date` starts in ~2 ms, a Python agent would
-   add ~25 ms), p50 and p99.
+   add ~25 ms), p50 and p99;
+3. floor: the CPU of the processes a trivial job cannot do without (the shim with its agent, the uncommitted-work
+   check), started outside Bosun, and the jobs/s they alone would allow on this machine's cores.
 
 The helpers (an origin repository, the config, tasks written into the inbox) are shared with the agents and exec
 benchmarks."""
 import json
 import os
+import resource
+import shutil
 import sqlite3
 import time
 
@@ -125,14 +129,52 @@ def latency(ctx, count):
     return samples
 
 
+def children_cpu_ms(commands):
+    """CPU (user + system) of the processes COMMANDS (argv lists) start, each posix_spawned (nothing of Python runs
+    in the child) and run to its end in turn, in ms per command: RUSAGE_CHILDREN before and after."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for argv in commands:
+        pid = os.posix_spawn(argv[0], argv, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{argv} failed: {status}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return spent * 1000 / len(commands)
+
+
+def floor(ctx, count):
+    """The processes one trivial job cannot do without, started COUNT times each outside Bosun: bosun-shim running
+    /bin/true (with its run files: agent.pid, the log, exit.status fsynced), and the uncommitted-work check
+    (`git status --porcelain=v2 --branch`) in a one-commit worktree."""
+    scratch = ctx.scratch()
+    make_origin(scratch)
+    worktree = os.path.join(scratch, "seed")
+    shim = os.path.join(ctx.bin, "bosun-shim")
+    runs = []
+    for i in range(count):
+        directory = os.path.join(scratch, f"run-{i}")
+        os.mkdir(directory)
+        runs.append([shim, "--run-dir", directory, "--log", directory + ".log", "--cwd", worktree, "--", "/bin/true"])
+    shim_ms = children_cpu_ms(runs)
+    git = shutil.which("git")
+    git_ms = children_cpu_ms([[git, "-C", worktree, "status", "--porcelain=v2", "--branch"]] * count)
+    return {"floor.shim_ms": shim_ms, "floor.git_ms": git_ms,
+            "floor.jobs_per_s": len(os.sched_getaffinity(0)) * 1000 / (shim_ms + git_ms)}
+
+
 def once(ctx, index):
     s = sizes(ctx)
     samples = latency(ctx, s["latency"])
     return {"jobs_per_s": throughput(ctx, s["trivial"]), "exec.p50": median(samples),
-            "exec.p99": percentile(samples, 99)}
+            "exec.p99": percentile(samples, 99), **floor(ctx, s["latency"])}
 
 
 def metrics(ctx):
     return [("jobs_per_s", "trivial agent jobs completed per second (8 at a time)", "jobs/s", "higher"),
             ("exec.p50", "enqueue → agent exec, p50 of the run (includes creating the worktree)", "ms", "lower"),
-            ("exec.p99", "enqueue → agent exec, p99 of the run", "ms", "lower")]
+            ("exec.p99", "enqueue → agent exec, p99 of the run", "ms", "lower"),
+            ("floor.shim_ms", "floor: CPU of bosun-shim running /bin/true, outside Bosun", "ms", "lower"),
+            ("floor.git_ms", "floor: CPU of the uncommitted-work check (git status), outside Bosun", "ms", "lower"),
+            ("floor.jobs_per_s", "floor: trivial jobs/s those two allow with every core busy", "jobs/s", "higher")]
