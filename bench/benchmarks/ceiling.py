@@ -9,15 +9,20 @@
 
 Their sum is a floor on the CPU one stored delivery costs on this machine under this benchmark (it leaves out JSON
 validation, the HTTP parsing beyond the head, and applying the delivery), and the machine's cores divided by it
-bound the deliveries per second any implementation could store here with wrk running beside it."""
+bound the deliveries per second any implementation could store here with wrk running beside it.
+
+Beside them, Bosun's HTTP layer alone: `GET /healthz` (answered without touching the store) under wrk at the same
+64 connections: requests/s, p99, and ingress's CPU per request — what Hummingbird, NIO and Bosun's request
+handling cost before any webhook work."""
 import os
+import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
-from benchmarks.intake import PAYLOAD, SECRET, signature
+from benchmarks.intake import PAYLOAD, BosunServer, signature
+from bosun_bench import comm, cpu_seconds
 
 NAME = "ceiling"
 DESCRIPTION = "what any server could do here: an empty C server under the intake load, and the storage work in C"
@@ -130,10 +135,39 @@ def once(ctx, index):
     ctx.check(f"ceiling run {index + 1}: the storage half stored every delivery", stored == str(s["deliveries"]),
               f"{stored} rows of {s['deliveries']}")
 
+    results.update(healthz(ctx, s["duration_s"]))
+
     floor = results["http.wrk_us"] + results["http.server_us"] + results["work.hash_us"] + results["work.store_us"]
     results["floor_us"] = floor
     results["floor_rps"] = len(os.sched_getaffinity(0)) * 1e6 / floor
     return results
+
+
+def healthz(ctx, duration_s):
+    """wrk GET /healthz against a fresh Bosun; its ingress's CPU per request from /proc."""
+    server = BosunServer(ctx, "full")
+    try:
+        ingress = next(pid for pid in server.pids() if comm(pid) == "bosun-ingress")
+        before = cpu_seconds(ingress)
+        output = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration_s}s", "--timeout", "10s", "--latency",
+                                 f"http://{server.address}/healthz"], capture_output=True, text=True,
+                                check=True).stdout
+        spent = cpu_seconds(ingress) - before
+    finally:
+        server.stop()
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    ctx.check("ceiling: every GET /healthz answered 200, no socket errors", requests > 0 and not failed and not errors,
+              f"{failed.group(1) if failed else 0} other answers; socket errors: {errors.group(1) if errors else 0}")
+    return {"healthz.rps": requests / duration_s, "healthz.p99": milliseconds(re.search(r"99%\s+(\S+)", output)[1]),
+            "healthz.ingress_us": spent / max(1, requests) * 1e6}
+
+
+def milliseconds(text):
+    """wrk's latency text (`812.00us`, `3.41ms`, `1.02s`) in ms."""
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def metrics(ctx):
@@ -145,4 +179,8 @@ def metrics(ctx):
             ("work.hash_us", "HMAC-SHA256 + SHA-256 of the body, in C (OpenSSL)", "µs", "lower"),
             ("work.store_us", "the row stored in C (SQLite WAL, synchronous=FULL, 64 per commit)", "µs", "lower"),
             ("floor_us", "floor: CPU per stored delivery, wrk included (sum of the four above)", "µs", "lower"),
-            ("floor_rps", "deliveries/s the floor allows with every core busy", "req/s", "higher")]
+            ("floor_rps", "deliveries/s the floor allows with every core busy", "req/s", "higher"),
+            ("healthz.rps", f"Bosun GET /healthz, {CONNECTIONS} conns: requests/s (its HTTP layer alone)", "req/s",
+             "higher"),
+            ("healthz.p99", f"Bosun GET /healthz, {CONNECTIONS} conns: p99 latency", "ms", "lower"),
+            ("healthz.ingress_us", "Bosun GET /healthz: ingress CPU per request", "µs", "lower")]
