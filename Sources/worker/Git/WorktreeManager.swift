@@ -340,7 +340,7 @@ final class WorktreeManager: Sendable {
     /// Removes the repository's own stale locks (`RefFiles.removeIfStale`): the `*.lock` files at its top
     /// (`packed-refs`, `config`, `shallow`, `HEAD`, …) and under `refs/`. Worktree records are swept per task
     /// (`removeStaleLocks`). Returns how many it removed.
-    static func removeStaleRepositoryLocks(_ repository: String) -> Int {
+    private static func removeStaleRepositoryLocks(_ repository: String) -> Int {
         let top = (try? FileManager.default.contentsOfDirectory(atPath: repository)) ?? []
         var locks = top.filter { $0.hasSuffix(".lock") }.map { repository + "/" + $0 }
         if let refs = FileManager.default.enumerator(atPath: repository + "/refs") {
