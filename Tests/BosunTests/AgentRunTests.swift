@@ -683,3 +683,81 @@ extension AgentRuns {
         }
     }
 }
+
+/// The brief written into a worktree where earlier agents ran: whatever they left at its path is replaced, never
+/// followed.
+@Suite("The brief")
+struct BriefTests {
+    let directory = TemporaryDirectory("bosun-brief")
+
+    func worktree() throws -> String {
+        let path = directory.file("worktree")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func contents(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+
+    func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    @Test("written to .bosun/brief.md, made if missing, replaced whole on the next stage")
+    func written() throws {
+        let worktree = try worktree()
+        let path = try JobRunner.writeBrief("first stage\n", worktree: worktree)
+        #expect(path == worktree + "/.bosun/brief.md")
+        #expect(try contents(path) == "first stage\n")
+        _ = try JobRunner.writeBrief("second\n", worktree: worktree)
+        #expect(try contents(path) == "second\n")
+        #expect(!FileManager.default.fileExists(atPath: path + ".lock"))
+    }
+
+    @Test("a symlink at brief.md is replaced; the file it names is not written")
+    func linkedBrief() throws {
+        let worktree = try worktree()
+        let outside = try directory.write("outside.txt", "not Bosun's\n")
+        try FileManager.default.createDirectory(atPath: worktree + "/.bosun", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: worktree + "/.bosun/brief.md", withDestinationPath: outside)
+        let path = try JobRunner.writeBrief("the brief\n", worktree: worktree)
+        #expect(try contents(outside) == "not Bosun's\n")
+        #expect(try contents(path) == "the brief\n")
+        var info = stat()
+        #expect(lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG)
+    }
+
+    @Test("a symlink or a file at .bosun is replaced by a directory; the directory it names gets nothing")
+    func linkedDirectory() throws {
+        let worktree = try worktree()
+        let elsewhere = directory.file("elsewhere")
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: worktree + "/.bosun", withDestinationPath: elsewhere)
+        let path = try JobRunner.writeBrief("the brief\n", worktree: worktree)
+        #expect(isDirectory(worktree + "/.bosun"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
+        #expect(try contents(path) == "the brief\n")
+
+        try FileManager.default.removeItem(atPath: worktree + "/.bosun")
+        _ = try directory.write("worktree/.bosun", "a file where the directory goes\n")
+        _ = try JobRunner.writeBrief("again\n", worktree: worktree)
+        #expect(isDirectory(worktree + "/.bosun"))
+        #expect(try contents(path) == "again\n")
+    }
+
+    @Test("a lock held at brief.md.lock: a clear error naming the path; once a minute old it is taken over")
+    func heldLock() throws {
+        let worktree = try worktree()
+        try FileManager.default.createDirectory(atPath: worktree + "/.bosun", withIntermediateDirectories: true)
+        let lock = try directory.write("worktree/.bosun/brief.md.lock", "")
+        #expect {
+            try JobRunner.writeBrief("the brief\n", worktree: worktree)
+        } throws: { error in
+            (error as? RunError)?.code == .brief && "\(error)".contains(worktree + "/.bosun/brief.md")
+        }
+        let old = Date(timeIntervalSinceNow: -(RefFiles.staleLockAge + 30))
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: lock)
+        let path = try JobRunner.writeBrief("the brief\n", worktree: worktree)
+        #expect(try contents(path) == "the brief\n")
+    }
+}

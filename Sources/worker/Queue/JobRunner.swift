@@ -280,15 +280,7 @@ final class JobRunner: Sendable {
                         job, lease: lease, reason: "no agent is configured for role \(spec.role ?? "?")", retry: false)
                     return
                 }
-                let briefDirectory = prepared.path + "/.bosun"
-                try FileManager.default.createDirectory(atPath: briefDirectory, withIntermediateDirectories: true)
-                let briefPath = briefDirectory + "/brief.md"
-                // Not fsynced (`Data.write` was, on the way to every agent's exec): a brief lost with the page cache
-                // is written again by the job's next attempt. Written through a lock and a rename, so a symlink an
-                // earlier agent left at its path is replaced, not followed.
-                guard RefFiles.replace(briefPath, with: spec.brief?.render() ?? "") else {
-                    throw RunError(.brief, "cannot write the brief \(briefPath)", cause: SystemError(errno))
-                }
+                let briefPath = try Self.writeBrief(spec.brief?.render() ?? "", worktree: prepared.path)
                 let command = AgentCommand.build(
                     agent: agent, project: project, spec: spec, briefPath: briefPath, worktree: prepared.path,
                     runID: runID, taskID: job.taskID, inherited: ProcessInfo.processInfo.environment)
@@ -638,6 +630,26 @@ final class JobRunner: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Writes the brief to `worktree/.bosun/brief.md` and returns its path. An earlier stage's agent worked in the
+    /// same directory and may have left a symlink (or a file) at `.bosun` or at `brief.md`: both are replaced, never
+    /// followed, so the brief cannot land in, or overwrite, a file outside the worktree. Not fsynced: a brief lost
+    /// with the page cache is written again by the job's next attempt, and the fsync sat on the way to every exec.
+    static func writeBrief(_ text: String, worktree: String) throws(RunError) -> String {
+        let directory = worktree + "/.bosun"
+        var info = stat()
+        if lstat(directory, &info) == 0, info.st_mode & S_IFMT != S_IFDIR, unlink(directory) != 0 {
+            throw RunError(.brief, "cannot replace \(directory), which is not a directory", cause: SystemError(errno))
+        }
+        if mkdir(directory, 0o777) != 0, errno != EEXIST {
+            throw RunError(.brief, "cannot make \(directory)", cause: SystemError(errno))
+        }
+        let path = directory + "/brief.md"
+        guard RefFiles.replace(path, with: text) else {
+            throw RunError(.brief, "cannot write the brief \(path)", cause: SystemError(errno))
+        }
+        return path
+    }
 
     /// Bosun's working files (the brief, the stage artifacts under `.bosun/`) stay in the worktree for the gates
     /// and later stages, but out of commits: they would collide between tasks when branches merge. The exclude
