@@ -99,7 +99,7 @@ def start_webhook(peers, directory, hooks, port):
     log = open(os.path.join(directory, "webhook.log"), "w")
     process = subprocess.Popen([peers.webhook, "-hooks", hooks, "-ip", "127.0.0.1", "-port", str(port), "-nopanic"],
                                stdout=log, stderr=log, cwd=directory)
-    _wait_listening(process, port, "webhook", log.name)
+    wait_listening(process, port, "webhook", log.name)
     return process
 
 
@@ -109,7 +109,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def _wait_listening(process, port, name, log):
+def wait_listening(process, port, name, log):
     for _ in range(200):
         if process.poll() is not None:
             sys.exit(f"{name} exited with {process.returncode}; see {log}")

@@ -17,11 +17,10 @@ handling cost before any webhook work."""
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 
-from benchmarks.intake import PAYLOAD, BosunServer, signature
+import peers
+from benchmarks.intake import PAYLOAD, BosunServer, signature, wrk
 from bosun_bench import comm, cpu_seconds
 
 NAME = "ceiling"
@@ -57,45 +56,6 @@ def build(scratch):
     return server, work
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"the ceiling server did not listen on {port}")
-
-
-def cpu_of(pid):
-    """User + system seconds of a live process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_wrk(port, duration_s, body):
-    """wrk as the intake benchmark runs it; returns its RESULT fields and its own CPU seconds (from wait4)."""
-    env = dict(os.environ, BODY_FILE=PAYLOAD, SIGNATURE=signature(body))
-    process = subprocess.Popen(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration_s}s", "--timeout", "10s", "-s",
-                                os.path.join(HERE, "post.lua"), f"http://127.0.0.1:{port}/webhooks/github/demo"],
-                               env=env, stdout=subprocess.PIPE, text=True)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0 or "RESULT" not in output:
-        raise RuntimeError(f"wrk failed ({process.returncode}): {output}")
-    fields = dict(item.split("=") for item in output.split("RESULT", 1)[1].split())
-    return {key: float(value) for key, value in fields.items()}, usage.ru_utime + usage.ru_stime
-
-
 def once(ctx, index):
     s = sizes(ctx)
     scratch = ctx.scratch()
@@ -103,13 +63,14 @@ def once(ctx, index):
     body = open(PAYLOAD, "rb").read()
     results = {}
 
-    port = free_port()
+    port = peers.free_port()
     server = subprocess.Popen([server_program, str(port)])
     try:
-        wait_listening(port)
-        before = cpu_of(server.pid)
-        result, wrk_cpu = run_wrk(port, s["duration_s"], body)
-        server_cpu = cpu_of(server.pid) - before
+        peers.wait_listening(server, port, "the ceiling server", "its output above")
+        before = cpu_seconds(server.pid)
+        result = wrk(f"http://127.0.0.1:{port}/webhooks/github/demo", CONNECTIONS, s["duration_s"], PAYLOAD,
+                     signature(body))
+        server_cpu = cpu_seconds(server.pid) - before
     finally:
         server.kill()
         server.wait()
@@ -121,7 +82,7 @@ def once(ctx, index):
     results["http.rps"] = answered / result["duration_s"]
     results["http.p50"] = result["p50_ms"]
     results["http.p99"] = result["p99_ms"]
-    results["http.wrk_us"] = wrk_cpu / max(1, answered) * 1e6
+    results["http.wrk_us"] = result["cpu_s"] / max(1, answered) * 1e6
     results["http.server_us"] = server_cpu / max(1, answered) * 1e6
 
     for mode in ("hash", "store"):

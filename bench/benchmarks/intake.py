@@ -64,13 +64,19 @@ def post(address, path, body, signature_header, delivery):
 
 
 def wrk(url, connections, duration_s, payload_path, signature_header):
+    """post.lua's RESULT fields, and `cpu_s`: wrk's own CPU time (user + system, from wait4)."""
     env = dict(os.environ, BODY_FILE=payload_path, SIGNATURE=signature_header)
     # --timeout 10s: wrk's default (2 s) drops slower answers from its latencies and counts them as errors.
-    output = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--timeout", "10s", "-s",
-                             os.path.join(HERE, "post.lua"), url],
-                            env=env, capture_output=True, text=True, check=True).stdout
-    result = dict(re.findall(r"(\w+)=([\d.]+)", output.split("RESULT", 1)[1]))
-    return {key: float(value) for key, value in result.items()}
+    process = subprocess.Popen(["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--timeout", "10s", "-s",
+                                os.path.join(HERE, "post.lua"), url], env=env, stdout=subprocess.PIPE, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or "RESULT" not in output:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {output}")
+    result = {key: float(value) for key, value in re.findall(r"(\w+)=([\d.]+)", output.split("RESULT", 1)[1])}
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    return result
 
 
 def wait_stable(server, quiet_s=0.5, timeout=60):
