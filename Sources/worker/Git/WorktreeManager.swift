@@ -341,8 +341,7 @@ final class WorktreeManager: Sendable {
     /// (`packed-refs`, `config`, `shallow`, `HEAD`, …) and under `refs/`. Worktree records are swept per task
     /// (`removeStaleLocks`). Returns how many it removed.
     private static func removeStaleRepositoryLocks(_ repository: String) -> Int {
-        let top = (try? FileManager.default.contentsOfDirectory(atPath: repository)) ?? []
-        var locks = top.filter { $0.hasSuffix(".lock") }.map { repository + "/" + $0 }
+        var locks = lockFiles(in: repository)
         if let refs = FileManager.default.enumerator(atPath: repository + "/refs") {
             for case let name as String in refs where name.hasSuffix(".lock") {
                 locks.append(repository + "/refs/" + name)
@@ -690,11 +689,14 @@ final class WorktreeManager: Sendable {
     /// `RefFiles.staleLockAge` old; left there, each would fail every later commit, push or fetch of the task.
     private static func removeStaleLocks(worktree: String, branch: BranchName, repository: String) {
         var locks = [repository + "/" + branch.localRef + ".lock", repository + "/" + branch.remoteRef + ".lock"]
-        if let record = worktreeRecord(of: worktree, repository: repository) {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: record)) ?? []
-            locks += names.filter { $0.hasSuffix(".lock") }.map { record + "/" + $0 }
-        }
+        if let record = worktreeRecord(of: worktree, repository: repository) { locks += lockFiles(in: record) }
         for lock in locks { RefFiles.removeIfStale(lock) }
+    }
+
+    /// The paths of the `*.lock` files directly in `directory`.
+    private static func lockFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".lock") }.map { directory + "/" + $0 }
     }
 
     /// The absolute path of `worktree`'s record in `repository` (`worktrees/<id>`), if its `.git` file names one by
